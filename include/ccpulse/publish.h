@@ -1,0 +1,38 @@
+/* Renders one partition's figures as Redis commands (contract:
+ * shared/contract/outputs.md). Writes are absolute: each hash is deleted
+ * and rewritten inside the caller's MULTI/EXEC, so a figure that has no
+ * data any more disappears, readers never see a half-written hash, and
+ * writing the same state twice is harmless.
+ */
+#ifndef CCPULSE_PUBLISH_H
+#define CCPULSE_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ccpulse/figures.h"
+
+struct ccp_cmdbuf;
+struct ccp_engine;
+
+/* Options of one render. Owner: the caller; borrowed for the call. */
+struct ccp_publish_opts {
+	const char *prefix;   /* `{p}` */
+	enum ccp_sl_variant sl_variant;
+	int64_t wall_ms;      /* `updated_at` */
+};
+
+/* Appends, for every queue of `e`: DEL+HSET of `{p}:q:{queue}:{window}` for
+ * each window and of `{p}:q:{queue}:live`, and SADD `{p}:queues`. Returns
+ * the number of queues rendered. @thread owner of `e` */
+size_t ccp_publish_queues(struct ccp_cmdbuf *cb, const struct ccp_engine *e,
+			  const struct ccp_publish_opts *o);
+
+/* Appends DEL+HSET of `key` with the present fields of a window. */
+void ccp_publish_window_hash(struct ccp_cmdbuf *cb, const char *key, size_t keylen,
+			     const struct ccp_field f[CCP_WF__COUNT]);
+/* Appends DEL+HSET of `key` with the live fields. */
+void ccp_publish_live_hash(struct ccp_cmdbuf *cb, const char *key, size_t keylen,
+			   const struct ccp_field f[CCP_LF__COUNT]);
+
+#endif
