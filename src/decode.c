@@ -1,0 +1,767 @@
+/* Event decoder: one JSON message -> struct ccp_event, or a reject reason.
+ *
+ * One pass validates the whole message as JSON (RFC 8259 grammar, UTF-8,
+ * escapes, depth and size limits) and records where the last occurrence of
+ * each known top-level key sits (duplicate keys: the last wins). A second,
+ * short step then checks the known fields in the contract's order, so the
+ * first failing check names the reason. Strings without escapes are sliced
+ * from the input; escaped ones are unescaped into the decoder's scratch.
+ * Nothing allocates.
+ */
+#include "ccpulse/decode.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+enum vkind { V_NONE = 0, V_STRING, V_NUMBER, V_TRUE, V_FALSE, V_NULL, V_ARRAY, V_OBJECT };
+
+/* Known top-level keys, in the order the checks read them. */
+enum key {
+	K_ID, K_TYPE, K_TS, K_QUEUE, K_CONTACT, K_CHANNEL, K_AGENT,
+	K_TRANSFER_FROM, K_TO_QUEUE, K_TO_AGENT, K_RESOLVED, K_PROMISE, K_DUE, K_KIND,
+	K_CSAT, K_RELIABILITY, K_RESPONSIVENESS, K_ASSURANCE, K_EMPATHY, K_TANGIBLES,
+	K_COMPLAINT, K_STATE, K_QUEUES, K__COUNT
+};
+
+static const char *const key_names[K__COUNT] = {
+	"id", "type", "ts", "queue", "contact", "channel", "agent",
+	"transfer_from", "to_queue", "to_agent", "resolved", "promise", "due", "kind",
+	"csat", "reliability", "responsiveness", "assurance", "empathy", "tangibles",
+	"complaint", "state", "queues",
+};
+
+/* Where a value sits in the input. For strings, [start, end) excludes the
+ * quotes. */
+struct slot {
+	enum vkind kind;
+	bool escaped;
+	const char *start, *end;
+};
+
+/* Parser state for one call. Owner: ccp_decode's stack. */
+struct parser {
+	const char *p, *end, *base;
+	const char *err_detail;
+	const char *err_at;
+	struct slot slots[K__COUNT];
+};
+
+static bool fail(struct parser *ps, const char *at, const char *detail)
+{
+	if (!ps->err_detail) {
+		ps->err_detail = detail;
+		ps->err_at = at;
+	}
+	return false;
+}
+
+static void skip_ws(struct parser *ps)
+{
+	while (ps->p < ps->end) {
+		char c = *ps->p;
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			return;
+		ps->p++;
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool read_hex4(const char *s, const char *end, unsigned *out)
+{
+	if (end - s < 4)
+		return false;
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval(s[i]);
+		if (h < 0)
+			return false;
+		v = v << 4 | (unsigned)h;
+	}
+	*out = v;
+	return true;
+}
+
+/* Validates one UTF-8 sequence at s (first byte >= 0x80); returns its
+ * length or 0 if invalid (overlong, surrogate, > U+10FFFF, truncated). */
+static size_t utf8_seq(const unsigned char *s, const unsigned char *end)
+{
+	unsigned c = s[0];
+	size_t n;
+	unsigned min;
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+		min = 0x80;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		min = 0x800;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if ((size_t)(end - s) < n)
+		return 0;
+	unsigned cp = c & (0x7F >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/* Scans a string whose opening quote is at ps->p. */
+static bool scan_string(struct parser *ps, struct slot *out)
+{
+	const char *s = ++ps->p;
+	bool escaped = false;
+	while (ps->p < ps->end) {
+		unsigned char c = (unsigned char)*ps->p;
+		if (c == '"') {
+			if (out) {
+				out->kind = V_STRING;
+				out->escaped = escaped;
+				out->start = s;
+				out->end = ps->p;
+			}
+			ps->p++;
+			return true;
+		}
+		if (c < 0x20)
+			return fail(ps, ps->p, "control character in string");
+		if (c == '\\') {
+			escaped = true;
+			if (ps->end - ps->p < 2)
+				return fail(ps, ps->p, "truncated escape");
+			char e = ps->p[1];
+			if (e == 'u') {
+				unsigned u;
+				if (!read_hex4(ps->p + 2, ps->end, &u))
+					return fail(ps, ps->p, "bad \\u escape");
+				ps->p += 6;
+				if (u >= 0xDC00 && u <= 0xDFFF)
+					return fail(ps, ps->p - 6, "lone low surrogate");
+				if (u >= 0xD800 && u <= 0xDBFF) {
+					unsigned lo;
+					if (ps->end - ps->p < 6 || ps->p[0] != '\\' || ps->p[1] != 'u' ||
+					    !read_hex4(ps->p + 2, ps->end, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+						return fail(ps, ps->p - 6, "lone high surrogate");
+					ps->p += 6;
+				}
+				continue;
+			}
+			if (!strchr("\"\\/bfnrt", e) || e == 0)
+				return fail(ps, ps->p, "bad escape");
+			ps->p += 2;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t n = utf8_seq((const unsigned char *)ps->p, (const unsigned char *)ps->end);
+			if (!n)
+				return fail(ps, ps->p, "invalid UTF-8");
+			ps->p += n;
+			continue;
+		}
+		ps->p++;
+	}
+	return fail(ps, ps->p, "unterminated string");
+}
+
+static bool scan_number(struct parser *ps, struct slot *out)
+{
+	const char *s = ps->p, *p = ps->p, *e = ps->end;
+	if (p < e && *p == '-')
+		p++;
+	if (p >= e)
+		return fail(ps, s, "bad number");
+	if (*p == '0') {
+		p++;
+	} else if (*p >= '1' && *p <= '9') {
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+	} else {
+		return fail(ps, s, "bad number");
+	}
+	if (p < e && *p == '.') {
+		p++;
+		if (p >= e || *p < '0' || *p > '9')
+			return fail(ps, s, "bad number fraction");
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < e && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < e && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= e || *p < '0' || *p > '9')
+			return fail(ps, s, "bad number exponent");
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (out) {
+		out->kind = V_NUMBER;
+		out->start = s;
+		out->end = p;
+	}
+	ps->p = p;
+	return true;
+}
+
+static bool scan_literal(struct parser *ps, const char *lit, size_t n, enum vkind k,
+			 struct slot *out)
+{
+	if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, lit, n) != 0)
+		return fail(ps, ps->p, "invalid literal");
+	if (out) {
+		out->kind = k;
+		out->start = ps->p;
+		out->end = ps->p + n;
+	}
+	ps->p += n;
+	return true;
+}
+
+static bool scan_value(struct parser *ps, int depth, struct slot *out);
+
+static bool scan_container(struct parser *ps, int depth, struct slot *out, bool top)
+{
+	char open = *ps->p, close = open == '{' ? '}' : ']';
+	const char *start = ps->p;
+	if (depth > CCP_EVENT_MAX_DEPTH)
+		return fail(ps, ps->p, "nesting deeper than 64");
+	ps->p++;
+	skip_ws(ps);
+	if (ps->p < ps->end && *ps->p == close) {
+		ps->p++;
+		goto done;
+	}
+	for (;;) {
+		struct slot *target = NULL;
+		if (open == '{') {
+			skip_ws(ps);
+			if (ps->p >= ps->end || *ps->p != '"')
+				return fail(ps, ps->p, "expected object key");
+			struct slot key;
+			if (!scan_string(ps, &key))
+				return false;
+			if (top && !key.escaped) {
+				size_t kl = (size_t)(key.end - key.start);
+				for (int k = 0; k < K__COUNT; k++) {
+					if (strlen(key_names[k]) == kl && memcmp(key_names[k], key.start, kl) == 0) {
+						target = &ps->slots[k];
+						break;
+					}
+				}
+			} else if (top) {
+				/* An escaped key may still spell a known name ("\u0069d"). */
+				char buf[32];
+				size_t bl = 0;
+				const char *q = key.start;
+				bool ok = true;
+				while (q < key.end && ok) {
+					unsigned ch = (unsigned char)*q;
+					if (ch == '\\') {
+						if (q[1] == 'u') {
+							unsigned u;
+							read_hex4(q + 2, key.end, &u);
+							ch = u;
+							q += 6;
+						} else {
+							static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+							ch = (unsigned char)to[strchr(from, q[1]) - from];
+							q += 2;
+						}
+					} else {
+						q++;
+					}
+					if (ch >= 0x80 || bl + 1 >= sizeof(buf))
+						ok = false;
+					else
+						buf[bl++] = (char)ch;
+				}
+				for (int k = 0; ok && k < K__COUNT; k++) {
+					if (strlen(key_names[k]) == bl && memcmp(key_names[k], buf, bl) == 0) {
+						target = &ps->slots[k];
+						break;
+					}
+				}
+			}
+			skip_ws(ps);
+			if (ps->p >= ps->end || *ps->p != ':')
+				return fail(ps, ps->p, "expected ':'");
+			ps->p++;
+		}
+		skip_ws(ps);
+		if (!scan_value(ps, depth + 1, target))
+			return false;
+		skip_ws(ps);
+		if (ps->p >= ps->end)
+			return fail(ps, ps->p, "unterminated container");
+		if (*ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		if (*ps->p == close) {
+			ps->p++;
+			break;
+		}
+		return fail(ps, ps->p, "expected ',' or end of container");
+	}
+done:
+	if (out) {
+		out->kind = open == '{' ? V_OBJECT : V_ARRAY;
+		out->start = start;
+		out->end = ps->p;
+	}
+	return true;
+}
+
+static bool scan_value(struct parser *ps, int depth, struct slot *out)
+{
+	if (ps->p >= ps->end)
+		return fail(ps, ps->p, "expected a value");
+	switch (*ps->p) {
+	case '"':
+		return scan_string(ps, out);
+	case '{':
+	case '[':
+		return scan_container(ps, depth, out, false);
+	case 't':
+		return scan_literal(ps, "true", 4, V_TRUE, out);
+	case 'f':
+		return scan_literal(ps, "false", 5, V_FALSE, out);
+	case 'n':
+		return scan_literal(ps, "null", 4, V_NULL, out);
+	default:
+		return scan_number(ps, out);
+	}
+}
+
+/* ---- field checks ---------------------------------------------------- */
+
+/* Outcome of one field check. */
+enum fres { F_OK, F_ABSENT, F_BAD };
+
+static bool present(const struct slot *s)
+{
+	return s->kind != V_NONE && s->kind != V_NULL;
+}
+
+/* Unescapes a validated string into scratch (or slices it). Returns false
+ * if the scratch is full, which the limits make impossible for valid
+ * events; such a string is reported as bad_field by the caller. */
+static bool string_value(struct ccp_decoder *d, const struct slot *s, struct ccp_str *out)
+{
+	if (!s->escaped) {
+		out->ptr = s->start;
+		out->len = (uint32_t)(s->end - s->start);
+		return true;
+	}
+	char *dst = d->scratch + d->scratch_used;
+	size_t room = sizeof(d->scratch) - d->scratch_used, n = 0;
+	const char *q = s->start;
+	while (q < s->end) {
+		unsigned char buf[4];
+		size_t bl;
+		if (*q != '\\') {
+			buf[0] = (unsigned char)*q++;
+			bl = 1;
+		} else if (q[1] != 'u') {
+			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+			buf[0] = (unsigned char)to[strchr(from, q[1]) - from];
+			bl = 1;
+			q += 2;
+		} else {
+			unsigned u;
+			read_hex4(q + 2, s->end, &u);
+			q += 6;
+			if (u >= 0xD800 && u <= 0xDBFF) {
+				unsigned lo;
+				read_hex4(q + 2, s->end, &lo);
+				q += 6;
+				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+			}
+			if (u < 0x80) {
+				buf[0] = (unsigned char)u;
+				bl = 1;
+			} else if (u < 0x800) {
+				buf[0] = (unsigned char)(0xC0 | u >> 6);
+				buf[1] = (unsigned char)(0x80 | (u & 0x3F));
+				bl = 2;
+			} else if (u < 0x10000) {
+				buf[0] = (unsigned char)(0xE0 | u >> 12);
+				buf[1] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
+				buf[2] = (unsigned char)(0x80 | (u & 0x3F));
+				bl = 3;
+			} else {
+				buf[0] = (unsigned char)(0xF0 | u >> 18);
+				buf[1] = (unsigned char)(0x80 | ((u >> 12) & 0x3F));
+				buf[2] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
+				buf[3] = (unsigned char)(0x80 | (u & 0x3F));
+				bl = 4;
+			}
+		}
+		if (n + bl > room)
+			return false;
+		memcpy(dst + n, buf, bl);
+		n += bl;
+	}
+	d->scratch_used += (uint32_t)n;
+	out->ptr = dst;
+	out->len = (uint32_t)n;
+	return true;
+}
+
+/* A string id: 1..128 bytes after unescaping. */
+static enum fres check_id(struct ccp_decoder *d, const struct slot *s, struct ccp_str *out)
+{
+	if (!present(s))
+		return F_ABSENT;
+	if (s->kind != V_STRING)
+		return F_BAD;
+	/* An escaped string is never shorter than 1/6 of its source. */
+	if (s->end - s->start > CCP_ID_MAX_BYTES * 6)
+		return F_BAD;
+	if (!string_value(d, s, out))
+		return F_BAD;
+	if (out->len < 1 || out->len > CCP_ID_MAX_BYTES)
+		return F_BAD;
+	return F_OK;
+}
+
+/* A string from a fixed set (compared after unescaping). Returns the index
+ * in `names` via *idx. */
+static enum fres check_enum(struct ccp_decoder *d, const struct slot *s, const char *const *names,
+			    int n, int *idx)
+{
+	if (!present(s))
+		return F_ABSENT;
+	if (s->kind != V_STRING || s->end - s->start > 64)
+		return F_BAD;
+	struct ccp_str v;
+	uint32_t mark = d->scratch_used;
+	if (!string_value(d, s, &v))
+		return F_BAD;
+	d->scratch_used = mark; /* the enum value needs no storage */
+	for (int i = 0; i < n; i++) {
+		if (strlen(names[i]) == v.len && memcmp(names[i], v.ptr, v.len) == 0) {
+			*idx = i;
+			return F_OK;
+		}
+	}
+	return F_BAD;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned dd)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + dd - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" -> epoch ms. */
+static bool parse_rfc3339(const char *s, size_t len, int64_t *out)
+{
+	static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int Y, M, D, h, mi, se;
+	if (len < 20)
+		return false;
+	if (!digits(s, 4, &Y) || s[4] != '-' || !digits(s + 5, 2, &M) || s[7] != '-' ||
+	    !digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) ||
+	    s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &se))
+		return false;
+	if (M < 1 || M > 12 || D < 1 || h > 23 || mi > 59 || se > 60)
+		return false;
+	bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+	int maxd = mdays[M - 1] + (M == 2 && leap);
+	if (D > maxd)
+		return false;
+	size_t i = 19;
+	int ms = 0;
+	if (i < len && s[i] == '.') {
+		i++;
+		size_t fs = i;
+		while (i < len && s[i] >= '0' && s[i] <= '9') {
+			if (i - fs < 3)
+				ms = ms * 10 + (s[i] - '0');
+			i++;
+		}
+		size_t nd = i - fs;
+		if (nd == 0)
+			return false;
+		for (size_t k = nd; k < 3; k++)
+			ms *= 10;
+	}
+	int64_t off_s = 0;
+	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+		i++;
+	} else if (i < len && (s[i] == '+' || s[i] == '-')) {
+		int oh, om;
+		if (len - i != 6 || !digits(s + i + 1, 2, &oh) || s[i + 3] != ':' ||
+		    !digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
+			return false;
+		off_s = (int64_t)(oh * 3600 + om * 60) * (s[i] == '+' ? 1 : -1);
+		i += 6;
+	} else {
+		return false;
+	}
+	if (i != len)
+		return false;
+	int64_t secs = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + mi * 60 + se - off_s;
+	int64_t t = secs * 1000 + ms;
+	if (t < 0)
+		return false;
+	*out = t;
+	return true;
+}
+
+/* A time: non-negative JSON integer of epoch ms, or RFC 3339. */
+static enum fres check_time(struct ccp_decoder *d, const struct slot *s, int64_t *out)
+{
+	if (!present(s))
+		return F_ABSENT;
+	if (s->kind == V_NUMBER) {
+		const char *p = s->start;
+		bool neg = *p == '-';
+		if (neg)
+			p++;
+		int64_t v = 0;
+		for (; p < s->end; p++) {
+			if (*p < '0' || *p > '9')
+				return F_BAD; /* fraction or exponent */
+			if (v > (INT64_MAX - 9) / 10)
+				return F_BAD;
+			v = v * 10 + (*p - '0');
+		}
+		if (neg && v != 0)
+			return F_BAD;
+		*out = v;
+		return F_OK;
+	}
+	if (s->kind != V_STRING || s->end - s->start > 64)
+		return F_BAD;
+	struct ccp_str v;
+	uint32_t mark = d->scratch_used;
+	if (!string_value(d, s, &v))
+		return F_BAD;
+	d->scratch_used = mark;
+	return parse_rfc3339(v.ptr, v.len, out) ? F_OK : F_BAD;
+}
+
+/* A score: JSON integer 1..5. */
+static enum fres check_score(const struct slot *s, uint8_t *out)
+{
+	if (!present(s))
+		return F_ABSENT;
+	if (s->kind != V_NUMBER || s->end - s->start != 1 || *s->start < '1' || *s->start > '5')
+		return F_BAD;
+	*out = (uint8_t)(*s->start - '0');
+	return F_OK;
+}
+
+static enum fres check_bool(const struct slot *s, bool *out)
+{
+	if (!present(s))
+		return F_ABSENT;
+	if (s->kind != V_TRUE && s->kind != V_FALSE)
+		return F_BAD;
+	*out = s->kind == V_TRUE;
+	return F_OK;
+}
+
+/* agent.state `queues`: an array of string ids, duplicates dropped. */
+static enum fres check_queues(struct ccp_decoder *d, const struct slot *s, struct ccp_event *ev)
+{
+	if (!present(s))
+		return F_ABSENT;
+	if (s->kind != V_ARRAY)
+		return F_BAD;
+	struct parser ps = {.p = s->start + 1, .end = s->end, .base = s->start};
+	skip_ws(&ps);
+	if (*ps.p == ']')
+		return F_OK;
+	for (;;) {
+		skip_ws(&ps);
+		struct slot el = {0};
+		if (!scan_value(&ps, 1, &el))
+			return F_BAD; /* cannot happen: validated already */
+		struct ccp_str q;
+		if (check_id(d, &el, &q) != F_OK)
+			return F_BAD;
+		bool dup = false;
+		for (uint32_t i = 0; i < ev->n_queues && !dup; i++)
+			dup = ev->queues[i].len == q.len && memcmp(ev->queues[i].ptr, q.ptr, q.len) == 0;
+		if (!dup) {
+			if (ev->n_queues >= CCP_AGENT_MAX_QUEUES)
+				return F_BAD;
+			ev->queues[ev->n_queues++] = q;
+		}
+		skip_ws(&ps);
+		if (*ps.p == ',') {
+			ps.p++;
+			continue;
+		}
+		return F_OK;
+	}
+}
+
+void ccp_decoder_init(struct ccp_decoder *d)
+{
+	d->scratch_used = 0;
+}
+
+static enum ccp_reject reject(struct ccp_decode_error *err, enum ccp_reject r, const char *field,
+			      size_t offset, const char *detail)
+{
+	if (err) {
+		err->reason = r;
+		err->field = field;
+		err->offset = offset;
+		err->detail = detail;
+	}
+	return r;
+}
+
+/* Applies one field's outcome; returns a reason to stop with, or NONE. */
+static enum ccp_reject verdict(enum fres r, bool required)
+{
+	if (r == F_BAD)
+		return CCP_REJECT_BAD_FIELD;
+	if (r == F_ABSENT && required)
+		return CCP_REJECT_MISSING_FIELD;
+	return CCP_REJECT_NONE;
+}
+
+enum ccp_reject ccp_decode(struct ccp_decoder *d, const char *buf, size_t len,
+			   struct ccp_event *ev, struct ccp_decode_error *err)
+{
+	d->scratch_used = 0;
+	if (len > CCP_EVENT_MAX_BYTES)
+		return reject(err, CCP_REJECT_BAD_JSON, NULL, CCP_EVENT_MAX_BYTES, "event over 1 MiB");
+	struct parser ps = {.p = buf, .end = buf + len, .base = buf};
+	skip_ws(&ps);
+	if (ps.p >= ps.end || *ps.p != '{')
+		return reject(err, CCP_REJECT_BAD_JSON, NULL, (size_t)(ps.p - buf), "not a JSON object");
+	if (!scan_container(&ps, 1, NULL, true))
+		return reject(err, CCP_REJECT_BAD_JSON, NULL, (size_t)(ps.err_at - buf), ps.err_detail);
+	skip_ws(&ps);
+	if (ps.p != ps.end)
+		return reject(err, CCP_REJECT_BAD_JSON, NULL, (size_t)(ps.p - buf), "data after the object");
+
+	const struct slot *sl = ps.slots;
+	memset(ev, 0, offsetof(struct ccp_event, queues));
+	ev->channel = CCP_CH_VOICE;
+	ev->kind = CCP_PROMISE_OTHER;
+	enum ccp_reject r;
+#define CHECK(k, expr, required)                                                               \
+	do {                                                                                   \
+		r = verdict((expr), (required));                                               \
+		if (r != CCP_REJECT_NONE)                                                      \
+			return reject(err, r, key_names[k],                                    \
+				      sl[k].start ? (size_t)(sl[k].start - buf) : 0,           \
+				      r == CCP_REJECT_MISSING_FIELD ? "required field absent"  \
+								    : "wrong form");           \
+	} while (0)
+
+	CHECK(K_ID, check_id(d, &sl[K_ID], &ev->id), true);
+	if (!present(&sl[K_TYPE]))
+		return reject(err, CCP_REJECT_MISSING_FIELD, "type", 0, "required field absent");
+	int t;
+	enum fres tr = check_enum(d, &sl[K_TYPE], ccp_event_type_names, CCP_EV__COUNT, &t);
+	if (tr != F_OK)
+		return reject(err, sl[K_TYPE].kind == V_STRING ? CCP_REJECT_UNKNOWN_TYPE : CCP_REJECT_BAD_FIELD,
+			      "type", (size_t)(sl[K_TYPE].start - buf), "not an event type");
+	ev->type = (enum ccp_event_type)t;
+	bool agent_ev = ev->type == CCP_EV_AGENT_STATE;
+	CHECK(K_TS, check_time(d, &sl[K_TS], &ev->ts_ms), true);
+	CHECK(K_QUEUE, check_id(d, &sl[K_QUEUE], &ev->queue), !agent_ev);
+	CHECK(K_CONTACT, check_id(d, &sl[K_CONTACT], &ev->contact), !agent_ev);
+	int ch;
+	CHECK(K_CHANNEL, check_enum(d, &sl[K_CHANNEL], ccp_channel_names, CCP_CH__COUNT, &ch), false);
+	if (present(&sl[K_CHANNEL]))
+		ev->channel = (enum ccp_channel)ch;
+	CHECK(K_AGENT, check_id(d, &sl[K_AGENT], &ev->agent), agent_ev);
+
+	switch (ev->type) {
+	case CCP_EV_CONTACT_OFFERED:
+		CHECK(K_TRANSFER_FROM, check_id(d, &sl[K_TRANSFER_FROM], &ev->transfer_from), false);
+		break;
+	case CCP_EV_CONTACT_TRANSFERRED:
+		CHECK(K_TO_QUEUE, check_id(d, &sl[K_TO_QUEUE], &ev->to_queue), false);
+		CHECK(K_TO_AGENT, check_id(d, &sl[K_TO_AGENT], &ev->to_agent), false);
+		break;
+	case CCP_EV_CONTACT_ENDED:
+		CHECK(K_RESOLVED, check_bool(&sl[K_RESOLVED], &ev->resolved), false);
+		break;
+	case CCP_EV_PROMISE_MADE: {
+		CHECK(K_PROMISE, check_id(d, &sl[K_PROMISE], &ev->promise), true);
+		CHECK(K_DUE, check_time(d, &sl[K_DUE], &ev->due_ms), true);
+		int k;
+		CHECK(K_KIND, check_enum(d, &sl[K_KIND], ccp_promise_kind_names, CCP_PROMISE__COUNT, &k), false);
+		if (present(&sl[K_KIND]))
+			ev->kind = (enum ccp_promise_kind)k;
+		break;
+	}
+	case CCP_EV_PROMISE_KEPT:
+	case CCP_EV_PROMISE_CANCELLED:
+		CHECK(K_PROMISE, check_id(d, &sl[K_PROMISE], &ev->promise), true);
+		break;
+	case CCP_EV_SURVEY_SUBMITTED:
+		CHECK(K_CSAT, check_score(&sl[K_CSAT], &ev->csat), true);
+		for (int i = 0; i < CCP_DIM__COUNT; i++)
+			CHECK(K_RELIABILITY + i, check_score(&sl[K_RELIABILITY + i], &ev->dims[i]), false);
+		break;
+	case CCP_EV_COMPLAINT_OPENED:
+	case CCP_EV_COMPLAINT_RESOLVED:
+		CHECK(K_COMPLAINT, check_id(d, &sl[K_COMPLAINT], &ev->complaint), true);
+		break;
+	case CCP_EV_AGENT_STATE: {
+		int st;
+		CHECK(K_STATE, check_enum(d, &sl[K_STATE], ccp_agent_state_names, CCP_AGENT__COUNT, &st), true);
+		ev->state = (enum ccp_agent_state)st;
+		ev->n_queues = 0;
+		CHECK(K_QUEUES, check_queues(d, &sl[K_QUEUES], ev), false);
+		break;
+	}
+	default:
+		break;
+	}
+#undef CHECK
+	if (err)
+		err->reason = CCP_REJECT_NONE;
+	return CCP_REJECT_NONE;
+}
+
+enum ccp_reject ccp_decode_check_future(const struct ccp_event *ev, int64_t wall_ms, int64_t skew_ms)
+{
+	return ev->ts_ms - wall_ms > skew_ms ? CCP_REJECT_FUTURE_TS : CCP_REJECT_NONE;
+}
