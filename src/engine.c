@@ -1,0 +1,1181 @@
+/* The metrics engine (see include/ccpulse/engine.h).
+ *
+ * DESIGN
+ * - Clock: `now` is the largest ts applied (or a later wall-clock time).
+ *   Windows with the same bucket size share one ring of epoch-aligned
+ *   buckets per queue, sized for the longest of them; each window keeps
+ *   running sums. When the clock's bucket moves, every bucket leaving a
+ *   window is subtracted from it once: O(1) per figure, plus the waits the
+ *   bucket held for the histogram (amortized O(1) per event). Ring slots
+ *   are recycled lazily: a slot is cleared when a newer bucket first
+ *   writes to it. `today` is a running accumulator reset at local midnight.
+ * - Per event, in order: dedup, late check, clock advance (windows slide,
+ *   promises come due, old records expire), the event, promises due again
+ *   (a promise kept exactly at its deadline is on time).
+ * - Pairing state (contacts, promises, complaints, agents) lives in
+ *   record arrays indexed by u32 with free lists, found through idmaps
+ *   keyed by (queue, id hash). No per-event malloc: arrays grow by doubling.
+ * - Expiry and deadlines use lazy min-heaps: an entry carries the record's
+ *   generation and start; a stale entry is discarded when it surfaces, and
+ *   a heap is rebuilt from live records when stale entries dominate.
+ */
+#include "ccpulse/engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccpulse/hist.h"
+#include "ccpulse/tz.h"
+#include "dedup.h"
+#include "hash.h"
+#include "idmap.h"
+
+#define MAX_RINGS CCP_MAX_WINDOWS
+#define NONE UINT32_MAX
+#define CHUNK_BINS 13
+
+/* Waits a bucket received, for subtracting from window histograms. */
+struct chunk {
+	uint16_t bins[CHUNK_BINS];
+	uint16_t n;
+	uint32_t next;
+};
+
+/* One time bucket of one queue. */
+struct bucket {
+	int64_t k; /* bucket index held, INT64_MIN if none */
+	struct ccp_sums s;
+	int64_t max_wait;
+	uint32_t chunk_head, chunk_tail;
+	uint8_t has_max;
+};
+
+/* A window's running state for one queue. */
+struct wstate {
+	struct ccp_sums s;
+	struct ccp_hist hist;
+	int64_t max_wait; /* today only: rolling windows scan buckets */
+	uint8_t has_max;
+};
+
+/* One queue. Owner: its engine. */
+struct queue {
+	char *name;
+	uint32_t len;
+	int64_t thr[CCP_CH__COUNT];
+	struct bucket *buckets[MAX_RINGS];
+	struct wstate *ws; /* n_windows + 1 (today last) */
+	uint64_t waiting, promises_open, promises_overdue, complaints_open;
+	uint64_t agents[CCP_AGENT__COUNT];
+};
+
+struct ring {
+	int64_t g;
+	uint32_t n;
+	int64_t nb; /* newest bucket index: now / g; INT64_MIN before any */
+};
+
+struct window {
+	char name[CCP_WINDOW_NAME_MAX];
+	uint32_t ring;
+	uint32_t nbk; /* buckets in the window */
+};
+
+enum { R_CONTACT, R_PROMISE, R_COMPLAINT };
+
+struct contact {
+	uint64_t key;
+	int64_t offer_ts, answer_ts, start;
+	uint32_t q, gen, next_free;
+	uint8_t live, has_offer, has_answer, tin, channel;
+};
+
+enum { P_OPEN, P_KEPT, P_CANCELLED };
+
+struct promise {
+	uint64_t key;
+	int64_t made_ts, due, resolved_ts;
+	uint32_t q, gen, next_free;
+	uint8_t live, state, came_due, id_len;
+	char id[CCP_ID_MAX_BYTES];
+};
+
+struct complaint {
+	uint64_t key;
+	int64_t opened_ts;
+	uint32_t q, gen, next_free;
+	uint8_t live;
+};
+
+struct agent {
+	uint64_t key;
+	uint32_t *qs; /* queue indices */
+	uint32_t nq, cap;
+	uint8_t state, seen;
+};
+
+/* Lazy heap entry: `ref` is the record index (kind in the top 2 bits for
+ * the expiry heap). */
+struct hent {
+	int64_t t;
+	uint32_t ref, gen;
+};
+
+struct heap {
+	struct hent *a;
+	uint32_t n, cap;
+};
+
+/* A record array with a free list. */
+struct pool {
+	void *a;
+	uint32_t n, cap, free, live;
+	size_t size;
+};
+
+/* Per-partition state. Owner: one thread (a worker, or main in replay);
+ * lives from its partition's assignment to its revocation. */
+struct ccp_engine {
+	struct ccp_engine_config cfg;
+	struct ring rings[MAX_RINGS];
+	uint32_t n_rings;
+	struct window win[CCP_MAX_WINDOWS];
+	uint32_t n_win;
+	int64_t longest_ms;
+	int64_t now;
+	int64_t day_start, day_end;
+
+	struct queue *queues;
+	uint32_t n_queues, cap_queues;
+	struct ccp_idmap queue_map; /* name hash -> queue index */
+
+	struct chunk *chunks;
+	uint32_t n_chunks, cap_chunks, free_chunk;
+
+	struct pool contacts, promises, complaints;
+	struct ccp_idmap contact_map, promise_map, complaint_map;
+	struct agent *agents;
+	uint32_t n_agents, cap_agents;
+	struct ccp_idmap agent_map;
+	uint64_t agents_total[CCP_AGENT__COUNT];
+
+	struct heap expiry, dues;
+	struct ccp_dedup dedup;
+	struct ccp_engine_counters counters;
+
+	/* Read-side cache of the oldest waiting offer per queue; rebuilt when
+	 * `applied` moved. Mutable in const readers: single-threaded owner. */
+	uint64_t applied, oldest_at;
+	int64_t *oldest;
+	uint32_t oldest_cap;
+	struct ccp_hist scratch_hist;
+};
+
+/* ---- small containers -------------------------------------------------- */
+
+static int grow_array(void **p, uint32_t *cap, uint32_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	uint32_t n = *cap ? *cap : 16;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(*p, (size_t)n * size);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+/* Allocation failure after start-up is fatal by design: the README says
+ * why (replay from the committed offset is exact). */
+static void oom(void)
+{
+	fprintf(stderr, "ccpulse: out of memory in the engine; exiting (replay resumes exactly)\n");
+	exit(70);
+}
+
+static void *pool_at(const struct pool *p, uint32_t i)
+{
+	return (char *)p->a + (size_t)i * p->size;
+}
+
+/* Takes a record (zeroed except its generation). */
+static uint32_t pool_take(struct pool *p, uint32_t *gen_out, size_t gen_off, size_t next_off)
+{
+	uint32_t i;
+	if (p->free != NONE) {
+		i = p->free;
+		memcpy(&p->free, (char *)pool_at(p, i) + next_off, sizeof(uint32_t));
+	} else {
+		if (grow_array(&p->a, &p->cap, p->n + 1, p->size))
+			oom();
+		i = p->n++;
+		memset(pool_at(p, i), 0, p->size);
+	}
+	uint32_t gen;
+	memcpy(&gen, (char *)pool_at(p, i) + gen_off, sizeof(gen));
+	memset(pool_at(p, i), 0, p->size);
+	memcpy((char *)pool_at(p, i) + gen_off, &gen, sizeof(gen));
+	*gen_out = gen;
+	p->live++;
+	return i;
+}
+
+static void pool_give(struct pool *p, uint32_t i, size_t gen_off, size_t next_off)
+{
+	char *r = pool_at(p, i);
+	uint32_t gen;
+	memcpy(&gen, r + gen_off, sizeof(gen));
+	gen++;
+	memcpy(r + gen_off, &gen, sizeof(gen));
+	memcpy(r + next_off, &p->free, sizeof(uint32_t));
+	p->free = i;
+	p->live--;
+}
+
+#define TAKE(pool, type, genp) pool_take(pool, genp, offsetof(type, gen), offsetof(type, next_free))
+#define GIVE(pool, type, i) pool_give(pool, i, offsetof(type, gen), offsetof(type, next_free))
+
+static void heap_push(struct heap *h, struct hent e)
+{
+	if (grow_array((void **)&h->a, &h->cap, h->n + 1, sizeof(*h->a)))
+		oom();
+	uint32_t i = h->n++;
+	while (i) {
+		uint32_t p = (i - 1) / 2;
+		if (h->a[p].t <= e.t)
+			break;
+		h->a[i] = h->a[p];
+		i = p;
+	}
+	h->a[i] = e;
+}
+
+static void heap_pop(struct heap *h)
+{
+	struct hent last = h->a[--h->n];
+	uint32_t i = 0;
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->a[c + 1].t < h->a[c].t)
+			c++;
+		if (h->a[c].t >= last.t)
+			break;
+		h->a[i] = h->a[c];
+		i = c;
+	}
+	if (h->n)
+		h->a[i] = last;
+}
+
+static void heap_heapify(struct heap *h)
+{
+	for (uint32_t k = h->n / 2; k-- > 0;) {
+		struct hent e = h->a[k];
+		uint32_t i = k;
+		for (;;) {
+			uint32_t c = 2 * i + 1;
+			if (c >= h->n)
+				break;
+			if (c + 1 < h->n && h->a[c + 1].t < h->a[c].t)
+				c++;
+			if (h->a[c].t >= e.t)
+				break;
+			h->a[i] = h->a[c];
+			i = c;
+		}
+		h->a[i] = e;
+	}
+}
+
+/* ---- queues, buckets, windows ----------------------------------------- */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static struct bucket *slot(struct ccp_engine *e, struct queue *q, uint32_t r, int64_t k)
+{
+	return &q->buckets[r][(uint64_t)k % e->rings[r].n];
+}
+
+static void free_chunks(struct ccp_engine *e, struct bucket *b)
+{
+	if (b->chunk_head == NONE)
+		return;
+	e->chunks[b->chunk_tail].next = e->free_chunk;
+	e->free_chunk = b->chunk_head;
+	b->chunk_head = b->chunk_tail = NONE;
+}
+
+/* The bucket for index k, cleared if it still held an older bucket. */
+static struct bucket *touch(struct ccp_engine *e, struct queue *q, uint32_t r, int64_t k)
+{
+	struct bucket *b = slot(e, q, r, k);
+	if (b->k != k) {
+		free_chunks(e, b);
+		memset(&b->s, 0, sizeof(b->s));
+		b->has_max = 0;
+		b->max_wait = 0;
+		b->k = k;
+	}
+	return b;
+}
+
+static void bucket_add_bin(struct ccp_engine *e, struct bucket *b, uint16_t bin)
+{
+	if (b->chunk_tail == NONE || e->chunks[b->chunk_tail].n == CHUNK_BINS) {
+		uint32_t c = e->free_chunk;
+		if (c != NONE) {
+			e->free_chunk = e->chunks[c].next;
+		} else {
+			if (grow_array((void **)&e->chunks, &e->cap_chunks, e->n_chunks + 1, sizeof(struct chunk)))
+				oom();
+			c = e->n_chunks++;
+		}
+		e->chunks[c].n = 0;
+		e->chunks[c].next = NONE;
+		if (b->chunk_tail == NONE)
+			b->chunk_head = c;
+		else
+			e->chunks[b->chunk_tail].next = c;
+		b->chunk_tail = c;
+	}
+	struct chunk *ch = &e->chunks[b->chunk_tail];
+	ch->bins[ch->n++] = bin;
+}
+
+static void wstate_reset(struct wstate *w)
+{
+	memset(&w->s, 0, sizeof(w->s));
+	if (w->hist.n)
+		ccp_hist_clear(&w->hist);
+	w->has_max = 0;
+	w->max_wait = 0;
+}
+
+static uint32_t queue_get(struct ccp_engine *e, struct ccp_str name)
+{
+	uint64_t h = ccp__hash_bytes(name.ptr, name.len);
+	h = h ? h : 1;
+	uint32_t *v = ccp__idmap_find(&e->queue_map, h);
+	if (v)
+		return *v;
+	/* A new queue: the only allocations outside the pools. */
+	if (grow_array((void **)&e->queues, &e->cap_queues, e->n_queues + 1, sizeof(struct queue)))
+		oom();
+	struct queue *q = &e->queues[e->n_queues];
+	memset(q, 0, sizeof(*q));
+	q->name = malloc(name.len ? name.len : 1);
+	q->ws = calloc(e->n_win + 1, sizeof(struct wstate));
+	if (!q->name || !q->ws)
+		oom();
+	memcpy(q->name, name.ptr, name.len);
+	q->len = name.len;
+	for (uint32_t r = 0; r < e->n_rings; r++) {
+		q->buckets[r] = malloc(sizeof(struct bucket) * e->rings[r].n);
+		if (!q->buckets[r])
+			oom();
+		for (uint32_t i = 0; i < e->rings[r].n; i++) {
+			q->buckets[r][i].k = INT64_MIN;
+			q->buckets[r][i].chunk_head = q->buckets[r][i].chunk_tail = NONE;
+		}
+	}
+	memcpy(q->thr, e->cfg.sl_threshold_ms, sizeof(q->thr));
+	for (uint32_t i = 0; i < e->cfg.n_sl_overrides; i++) {
+		const struct ccp_sl_override *o = &e->cfg.sl_overrides[i];
+		if (strlen(o->queue) == name.len && memcmp(o->queue, name.ptr, name.len) == 0)
+			for (int c = 0; c < CCP_CH__COUNT; c++)
+				if (o->threshold_ms[c] > 0)
+					q->thr[c] = o->threshold_ms[c];
+	}
+	if (ccp__idmap_put(&e->queue_map, h, e->n_queues))
+		oom();
+	if (grow_array((void **)&e->oldest, &e->oldest_cap, e->n_queues + 1, sizeof(int64_t)))
+		oom();
+	e->oldest_at = UINT64_MAX;
+	return e->n_queues++;
+}
+
+/* Adds `amt` to one sums field (by offset) in the bucket of `ts` and every
+ * window holding it. */
+static void add_at(struct ccp_engine *e, uint32_t qi, int64_t ts, size_t off, int64_t amt)
+{
+	struct queue *q = &e->queues[qi];
+	for (uint32_t r = 0; r < e->n_rings; r++) {
+		struct ring *rg = &e->rings[r];
+		int64_t k = floor_div(ts, rg->g);
+		if (k > rg->nb || k <= rg->nb - rg->n)
+			continue;
+		struct bucket *b = touch(e, q, r, k);
+		*(int64_t *)((char *)&b->s + off) += amt;
+		for (uint32_t w = 0; w < e->n_win; w++)
+			if (e->win[w].ring == r && k > rg->nb - e->win[w].nbk)
+				*(int64_t *)((char *)&q->ws[w].s + off) += amt;
+	}
+	if (ts >= e->day_start && ts < e->day_end)
+		*(int64_t *)((char *)&q->ws[e->n_win].s + off) += amt;
+}
+
+#define ADD(e, q, ts, field, amt) add_at(e, q, ts, offsetof(struct ccp_sums, field), (int64_t)(amt))
+
+static void add_wait(struct ccp_engine *e, uint32_t qi, int64_t ts, int64_t wait)
+{
+	struct queue *q = &e->queues[qi];
+	uint16_t bin = ccp_hist_bin(wait);
+	ADD(e, qi, ts, wait_n, 1);
+	ADD(e, qi, ts, wait_sum_ms, wait);
+	for (uint32_t r = 0; r < e->n_rings; r++) {
+		struct ring *rg = &e->rings[r];
+		int64_t k = floor_div(ts, rg->g);
+		if (k > rg->nb || k <= rg->nb - rg->n)
+			continue;
+		struct bucket *b = touch(e, q, r, k);
+		bucket_add_bin(e, b, bin);
+		if (!b->has_max || wait > b->max_wait) {
+			b->max_wait = wait;
+			b->has_max = 1;
+		}
+		for (uint32_t w = 0; w < e->n_win; w++)
+			if (e->win[w].ring == r && k > rg->nb - e->win[w].nbk)
+				ccp_hist_add_bin(&q->ws[w].hist, bin);
+	}
+	if (ts >= e->day_start && ts < e->day_end) {
+		struct wstate *t = &q->ws[e->n_win];
+		ccp_hist_add_bin(&t->hist, bin);
+		if (!t->has_max || wait > t->max_wait) {
+			t->max_wait = wait;
+			t->has_max = 1;
+		}
+	}
+}
+
+/* Window w of queue q slides from newest bucket `from` to `to`. */
+static void slide(struct ccp_engine *e, struct queue *q, uint32_t w, int64_t from, int64_t to)
+{
+	struct window *wd = &e->win[w];
+	struct wstate *ws = &q->ws[w];
+	if (to - from >= (int64_t)wd->nbk) {
+		wstate_reset(ws);
+		return;
+	}
+	for (int64_t k = from - wd->nbk + 1; k <= to - wd->nbk; k++) {
+		struct bucket *b = slot(e, q, wd->ring, k);
+		if (b->k != k)
+			continue;
+		ccp_sums_sub(&ws->s, &b->s);
+		for (uint32_t c = b->chunk_head; c != NONE; c = e->chunks[c].next)
+			for (uint16_t i = 0; i < e->chunks[c].n; i++)
+				ccp_hist_sub_bin(&ws->hist, e->chunks[c].bins[i]);
+	}
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static bool waiting(const struct contact *c)
+{
+	return c->has_offer && !c->has_answer;
+}
+
+static void release_contact(struct ccp_engine *e, uint32_t i)
+{
+	struct contact *c = pool_at(&e->contacts, i);
+	if (waiting(c))
+		e->queues[c->q].waiting--;
+	ccp__idmap_del(&e->contact_map, c->key);
+	c->live = 0;
+	GIVE(&e->contacts, struct contact, i);
+}
+
+static void release_promise(struct ccp_engine *e, uint32_t i)
+{
+	struct promise *p = pool_at(&e->promises, i);
+	if (p->state == P_OPEN) {
+		if (p->came_due)
+			e->queues[p->q].promises_overdue--;
+		else
+			e->queues[p->q].promises_open--;
+	}
+	ccp__idmap_del(&e->promise_map, p->key);
+	p->live = 0;
+	GIVE(&e->promises, struct promise, i);
+}
+
+static void release_complaint(struct ccp_engine *e, uint32_t i)
+{
+	struct complaint *c = pool_at(&e->complaints, i);
+	e->queues[c->q].complaints_open--;
+	ccp__idmap_del(&e->complaint_map, c->key);
+	c->live = 0;
+	GIVE(&e->complaints, struct complaint, i);
+}
+
+static void expiry_push(struct ccp_engine *e, int kind, uint32_t i, uint32_t gen, int64_t start)
+{
+	heap_push(&e->expiry, (struct hent){start, (uint32_t)kind << 30 | i, gen});
+}
+
+/* Drops the stale entries of the expiry heap when they outnumber the live
+ * records, so memory follows what is held, not what was ever held. */
+static void expiry_compact(struct ccp_engine *e)
+{
+	uint32_t live = e->contacts.live + e->promises.live + e->complaints.live;
+	if (e->expiry.n < 2 * live + 4096)
+		return;
+	e->expiry.n = 0;
+	for (uint32_t i = 0; i < e->contacts.n; i++) {
+		struct contact *c = pool_at(&e->contacts, i);
+		if (c->live)
+			e->expiry.a[e->expiry.n++] = (struct hent){c->start, (uint32_t)R_CONTACT << 30 | i, c->gen};
+	}
+	for (uint32_t i = 0; i < e->promises.n; i++) {
+		struct promise *p = pool_at(&e->promises, i);
+		if (p->live)
+			e->expiry.a[e->expiry.n++] = (struct hent){p->made_ts, (uint32_t)R_PROMISE << 30 | i, p->gen};
+	}
+	for (uint32_t i = 0; i < e->complaints.n; i++) {
+		struct complaint *c = pool_at(&e->complaints, i);
+		if (c->live)
+			e->expiry.a[e->expiry.n++] = (struct hent){c->opened_ts, (uint32_t)R_COMPLAINT << 30 | i, c->gen};
+	}
+	heap_heapify(&e->expiry);
+}
+
+/* Drops every record held longer than open_horizon (now - start > horizon). */
+static void expire(struct ccp_engine *e)
+{
+	while (e->expiry.n && e->now - e->expiry.a[0].t > e->cfg.open_horizon_ms) {
+		struct hent h = e->expiry.a[0];
+		heap_pop(&e->expiry);
+		uint32_t i = h.ref & 0x3FFFFFFF;
+		switch (h.ref >> 30) {
+		case R_CONTACT: {
+			struct contact *c = pool_at(&e->contacts, i);
+			if (c->live && c->gen == h.gen && c->start == h.t) {
+				release_contact(e, i);
+				e->counters.expired++;
+			}
+			break;
+		}
+		case R_PROMISE: {
+			struct promise *p = pool_at(&e->promises, i);
+			if (p->live && p->gen == h.gen) {
+				release_promise(e, i);
+				e->counters.expired++;
+			}
+			break;
+		}
+		default: {
+			struct complaint *c = pool_at(&e->complaints, i);
+			if (c->live && c->gen == h.gen && c->opened_ts == h.t) {
+				release_complaint(e, i);
+				e->counters.expired++;
+			}
+			break;
+		}
+		}
+	}
+	expiry_compact(e);
+}
+
+/* Promises whose deadline has passed are counted in the bucket of `due`. */
+static void process_dues(struct ccp_engine *e)
+{
+	while (e->dues.n && e->dues.a[0].t <= e->now) {
+		struct hent h = e->dues.a[0];
+		heap_pop(&e->dues);
+		struct promise *p = pool_at(&e->promises, h.ref);
+		if (!p->live || p->gen != h.gen || p->came_due)
+			continue;
+		p->came_due = 1;
+		bool cancelled_before = p->state == P_CANCELLED && p->resolved_ts < p->due;
+		if (!cancelled_before) {
+			ADD(e, p->q, p->due, promises_due, 1);
+			if (p->state == P_KEPT && p->resolved_ts <= p->due)
+				ADD(e, p->q, p->due, promises_kept_on_time, 1);
+			else
+				ADD(e, p->q, p->due, promises_broken, 1);
+		}
+		if (p->state != P_OPEN) {
+			release_promise(e, h.ref);
+		} else {
+			e->queues[p->q].promises_open--;
+			e->queues[p->q].promises_overdue++;
+		}
+	}
+	if (e->dues.n > 2 * e->promises.live + 4096) {
+		e->dues.n = 0;
+		for (uint32_t i = 0; i < e->promises.n; i++) {
+			struct promise *p = pool_at(&e->promises, i);
+			if (p->live && !p->came_due)
+				e->dues.a[e->dues.n++] = (struct hent){p->due, i, p->gen};
+		}
+		heap_heapify(&e->dues);
+	}
+}
+
+/* ---- clock ---------------------------------------------------------------- */
+
+static void set_now(struct ccp_engine *e, int64_t now)
+{
+	if (e->now != INT64_MIN && now <= e->now)
+		return;
+	bool first = e->now == INT64_MIN;
+	e->now = now;
+	for (uint32_t r = 0; r < e->n_rings; r++) {
+		struct ring *rg = &e->rings[r];
+		int64_t nb = floor_div(now, rg->g);
+		if (!first && nb != rg->nb)
+			for (uint32_t qi = 0; qi < e->n_queues; qi++)
+				for (uint32_t w = 0; w < e->n_win; w++)
+					if (e->win[w].ring == r)
+						slide(e, &e->queues[qi], w, rg->nb, nb);
+		rg->nb = nb;
+	}
+	if (now >= e->day_end || first) {
+		ccp_tz_day_bounds(e->cfg.tz, now, &e->day_start, &e->day_end);
+		for (uint32_t qi = 0; qi < e->n_queues; qi++)
+			wstate_reset(&e->queues[qi].ws[e->n_win]);
+	}
+	ccp__dedup_expire(&e->dedup, now);
+	process_dues(e);
+	expire(e);
+}
+
+void ccp_engine_advance_to(struct ccp_engine *e, int64_t now_ms)
+{
+	if (e->now == INT64_MIN || now_ms <= e->now)
+		return;
+	set_now(e, now_ms);
+	e->applied++;
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+static uint32_t contact_find(struct ccp_engine *e, uint64_t key)
+{
+	uint32_t *v = ccp__idmap_find(&e->contact_map, key);
+	return v ? *v : NONE;
+}
+
+static uint32_t contact_new(struct ccp_engine *e, uint32_t q, uint64_t key)
+{
+	uint32_t gen;
+	uint32_t i = TAKE(&e->contacts, struct contact, &gen);
+	struct contact *c = pool_at(&e->contacts, i);
+	c->key = key;
+	c->q = q;
+	c->live = 1;
+	if (ccp__idmap_put(&e->contact_map, key, i))
+		oom();
+	return i;
+}
+
+static void on_contact(struct ccp_engine *e, const struct ccp_event *ev, uint32_t q)
+{
+	uint64_t key = ccp__key(q, ccp__hash_bytes(ev->contact.ptr, ev->contact.len));
+	uint32_t ci = contact_find(e, key);
+	struct contact *c = ci == NONE ? NULL : pool_at(&e->contacts, ci);
+	int64_t ts = ev->ts_ms;
+	switch (ev->type) {
+	case CCP_EV_CONTACT_OFFERED:
+		ADD(e, q, ts, offered, 1);
+		if (ev->transfer_from.len)
+			ADD(e, q, ts, transferred_in, 1);
+		if (!c) {
+			ci = contact_new(e, q, key);
+			c = pool_at(&e->contacts, ci);
+		} else if (waiting(c)) {
+			e->queues[q].waiting--;
+		}
+		c->has_offer = 1;
+		c->has_answer = 0; /* a new offer starts a new wait */
+		c->offer_ts = ts;
+		c->channel = (uint8_t)ev->channel;
+		c->tin = ev->transfer_from.len > 0;
+		c->start = ts;
+		e->queues[q].waiting++;
+		expiry_push(e, R_CONTACT, ci, c->gen, ts);
+		break;
+	case CCP_EV_CONTACT_ANSWERED:
+		ADD(e, q, ts, answered, 1);
+		if (c && c->has_offer) {
+			int64_t wait = ts - c->offer_ts;
+			add_wait(e, q, ts, wait);
+			if (wait <= e->queues[q].thr[c->channel])
+				ADD(e, q, ts, answered_in_sl, 1);
+		} else {
+			e->counters.unmatched++;
+		}
+		if (!c) {
+			ci = contact_new(e, q, key);
+			c = pool_at(&e->contacts, ci);
+			c->start = ts;
+			expiry_push(e, R_CONTACT, ci, c->gen, ts);
+		}
+		if (waiting(c))
+			e->queues[q].waiting--;
+		c->has_answer = 1;
+		c->answer_ts = ts;
+		break;
+	case CCP_EV_CONTACT_ABANDONED:
+		if (c && c->has_offer) {
+			if (ts - c->offer_ts < e->cfg.short_abandon_ms)
+				ADD(e, q, ts, abandoned_short, 1);
+			else
+				ADD(e, q, ts, abandoned, 1);
+		} else {
+			e->counters.unmatched++;
+			ADD(e, q, ts, abandoned, 1);
+		}
+		if (c)
+			release_contact(e, ci);
+		break;
+	case CCP_EV_CONTACT_TRANSFERRED:
+		ADD(e, q, ts, transferred_out, 1);
+		if (c)
+			release_contact(e, ci);
+		break;
+	case CCP_EV_CONTACT_ENDED:
+		ADD(e, q, ts, ended, 1);
+		if (ev->resolved)
+			ADD(e, q, ts, resolved, 1);
+		if (c && c->has_answer) {
+			ADD(e, q, ts, aht_n, 1);
+			ADD(e, q, ts, aht_sum_ms, ts - c->answer_ts);
+		}
+		if (ev->resolved && !(c && c->has_offer && c->tin))
+			ADD(e, q, ts, fcr, 1);
+		if (c)
+			release_contact(e, ci);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_promise(struct ccp_engine *e, const struct ccp_event *ev, uint32_t q)
+{
+	uint64_t key = ccp__key(q, ccp__hash_bytes(ev->promise.ptr, ev->promise.len));
+	uint32_t *v = ccp__idmap_find(&e->promise_map, key);
+	uint32_t pi = v ? *v : NONE;
+	struct promise *p = pi == NONE ? NULL : pool_at(&e->promises, pi);
+	int64_t ts = ev->ts_ms;
+	if (ev->type == CCP_EV_PROMISE_MADE) {
+		if (p) {
+			e->counters.unmatched++;
+			return;
+		}
+		ADD(e, q, ts, promises_made, 1);
+		uint32_t gen;
+		pi = TAKE(&e->promises, struct promise, &gen);
+		p = pool_at(&e->promises, pi);
+		p->key = key;
+		p->q = q;
+		p->live = 1;
+		p->made_ts = ts;
+		p->due = ev->due_ms;
+		p->state = P_OPEN;
+		p->id_len = (uint8_t)ev->promise.len;
+		memcpy(p->id, ev->promise.ptr, ev->promise.len);
+		if (ccp__idmap_put(&e->promise_map, key, pi))
+			oom();
+		e->queues[q].promises_open++;
+		heap_push(&e->dues, (struct hent){p->due, pi, gen});
+		expiry_push(e, R_PROMISE, pi, gen, ts);
+		return;
+	}
+	if (!p) {
+		e->counters.unmatched++;
+		return;
+	}
+	if (p->state != P_OPEN)
+		return; /* only the first kept or cancelled counts */
+	p->state = ev->type == CCP_EV_PROMISE_KEPT ? P_KEPT : P_CANCELLED;
+	p->resolved_ts = ts;
+	if (p->state == P_KEPT && ts > p->due)
+		ADD(e, q, ts, promises_kept_late, 1);
+	if (p->came_due) {
+		/* Kept or cancelled and due: nothing left to count, release. */
+		e->queues[q].promises_overdue--;
+		release_promise(e, pi);
+	} else {
+		e->queues[q].promises_open--;
+	}
+}
+
+static void on_complaint(struct ccp_engine *e, const struct ccp_event *ev, uint32_t q)
+{
+	uint64_t key = ccp__key(q, ccp__hash_bytes(ev->complaint.ptr, ev->complaint.len));
+	uint32_t *v = ccp__idmap_find(&e->complaint_map, key);
+	uint32_t ci = v ? *v : NONE;
+	int64_t ts = ev->ts_ms;
+	if (ev->type == CCP_EV_COMPLAINT_OPENED) {
+		ADD(e, q, ts, complaints_opened, 1);
+		struct complaint *c;
+		if (ci == NONE) {
+			uint32_t gen;
+			ci = TAKE(&e->complaints, struct complaint, &gen);
+			c = pool_at(&e->complaints, ci);
+			c->key = key;
+			c->q = q;
+			c->live = 1;
+			if (ccp__idmap_put(&e->complaint_map, key, ci))
+				oom();
+			e->queues[q].complaints_open++;
+		} else {
+			c = pool_at(&e->complaints, ci);
+		}
+		c->opened_ts = ts;
+		expiry_push(e, R_COMPLAINT, ci, c->gen, ts);
+		return;
+	}
+	ADD(e, q, ts, complaints_resolved, 1);
+	if (ci != NONE) {
+		struct complaint *c = pool_at(&e->complaints, ci);
+		ADD(e, q, ts, complaint_res_n, 1);
+		ADD(e, q, ts, complaint_res_sum_ms, ts - c->opened_ts);
+		release_complaint(e, ci);
+	}
+}
+
+static void on_survey(struct ccp_engine *e, const struct ccp_event *ev, uint32_t q)
+{
+	int64_t ts = ev->ts_ms;
+	ADD(e, q, ts, csat_n, 1);
+	ADD(e, q, ts, csat_sum, ev->csat);
+	if (ev->csat >= 4)
+		ADD(e, q, ts, csat_satisfied, 1);
+	for (int d = 0; d < CCP_DIM__COUNT; d++) {
+		if (!ev->dims[d])
+			continue;
+		add_at(e, q, ts, offsetof(struct ccp_sums, dim_n) + (size_t)d * sizeof(uint64_t), 1);
+		add_at(e, q, ts, offsetof(struct ccp_sums, dim_sum) + (size_t)d * sizeof(uint64_t), ev->dims[d]);
+	}
+}
+
+static void agent_count(struct ccp_engine *e, struct agent *a, int64_t sign)
+{
+	if (!a->seen || a->state == CCP_AGENT_OFFLINE)
+		return;
+	for (uint32_t i = 0; i < a->nq; i++)
+		e->queues[a->qs[i]].agents[a->state] += (uint64_t)sign;
+	if (a->nq)
+		e->agents_total[a->state] += (uint64_t)sign;
+}
+
+static void on_agent(struct ccp_engine *e, const struct ccp_event *ev)
+{
+	uint64_t key = ccp__hash_bytes(ev->agent.ptr, ev->agent.len);
+	key = key ? key : 1;
+	uint32_t *v = ccp__idmap_find(&e->agent_map, key);
+	uint32_t ai;
+	if (v) {
+		ai = *v;
+	} else {
+		if (grow_array((void **)&e->agents, &e->cap_agents, e->n_agents + 1, sizeof(struct agent)))
+			oom();
+		ai = e->n_agents++;
+		memset(&e->agents[ai], 0, sizeof(struct agent));
+		e->agents[ai].key = key;
+		if (ccp__idmap_put(&e->agent_map, key, ai))
+			oom();
+	}
+	/* Resolve queues first: queue_get may move e->queues but not agents. */
+	struct agent *a = &e->agents[ai];
+	agent_count(e, a, -1);
+	if (grow_array((void **)&a->qs, &a->cap, ev->n_queues ? ev->n_queues : 1, sizeof(uint32_t)))
+		oom();
+	for (uint32_t i = 0; i < ev->n_queues; i++)
+		a->qs[i] = queue_get(e, ev->queues[i]);
+	a->nq = ev->n_queues;
+	a->state = (uint8_t)ev->state;
+	a->seen = 1;
+	agent_count(e, a, +1);
+}
+
+enum ccp_apply_result ccp_engine_apply(struct ccp_engine *e, const struct ccp_event *ev)
+{
+	int64_t before = e->now;
+	int64_t after = before == INT64_MIN || ev->ts_ms > before ? ev->ts_ms : before;
+	uint64_t idh = ccp__hash_bytes(ev->id.ptr, ev->id.len);
+	if (ccp__dedup_check_add(&e->dedup, idh, after)) {
+		e->counters.duplicates++;
+		return CCP_DUPLICATE;
+	}
+	if (before != INT64_MIN && ev->ts_ms < before - e->longest_ms) {
+		e->counters.late_events++;
+		return CCP_LATE;
+	}
+	set_now(e, after);
+	e->applied++;
+	switch (ev->type) {
+	case CCP_EV_AGENT_STATE:
+		on_agent(e, ev);
+		break;
+	case CCP_EV_PROMISE_MADE:
+	case CCP_EV_PROMISE_KEPT:
+	case CCP_EV_PROMISE_CANCELLED:
+		on_promise(e, ev, queue_get(e, ev->queue));
+		break;
+	case CCP_EV_SURVEY_SUBMITTED:
+		on_survey(e, ev, queue_get(e, ev->queue));
+		break;
+	case CCP_EV_COMPLAINT_OPENED:
+	case CCP_EV_COMPLAINT_RESOLVED:
+		on_complaint(e, ev, queue_get(e, ev->queue));
+		break;
+	default:
+		on_contact(e, ev, queue_get(e, ev->queue));
+		break;
+	}
+	process_dues(e);
+	return CCP_APPLIED;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+void ccp_engine_config_defaults(struct ccp_engine_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	static const struct {
+		const char *name;
+		int64_t len, g;
+	} w[] = {{"5m", 300000, 10000}, {"15m", 900000, 10000}, {"1h", 3600000, 10000}, {"24h", 86400000, 300000}};
+	for (uint32_t i = 0; i < 4; i++) {
+		snprintf(cfg->windows[i].name, CCP_WINDOW_NAME_MAX, "%s", w[i].name);
+		cfg->windows[i].length_ms = w[i].len;
+		cfg->windows[i].bucket_ms = w[i].g;
+	}
+	cfg->n_windows = 4;
+	cfg->short_abandon_ms = 5000;
+	cfg->sl_threshold_ms[CCP_CH_VOICE] = 20000;
+	cfg->sl_threshold_ms[CCP_CH_CHAT] = 60000;
+	cfg->sl_threshold_ms[CCP_CH_SMS] = 300000;
+	cfg->sl_threshold_ms[CCP_CH_SOCIAL] = 3600000;
+	cfg->sl_threshold_ms[CCP_CH_EMAIL] = 14400000;
+	cfg->sl_threshold_ms[CCP_CH_VIDEO] = 20000;
+	cfg->sl_variant = CCP_SL_ANSWERED_ABANDONED;
+	cfg->dedup_horizon_ms = 86400000;
+	cfg->dedup_max_ids = 4000000;
+	cfg->open_horizon_ms = 7 * 86400000LL;
+	cfg->tz = NULL;
+}
+
+struct ccp_engine *ccp_engine_new(const struct ccp_engine_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->n_windows < 1 || cfg->n_windows > CCP_MAX_WINDOWS) {
+		snprintf(err, errlen, "windows: need 1..%d, got %u", CCP_MAX_WINDOWS, cfg->n_windows);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < cfg->n_windows; i++) {
+		const struct ccp_window_def *w = &cfg->windows[i];
+		if (w->bucket_ms <= 0 || w->length_ms <= 0 || w->length_ms % w->bucket_ms ||
+		    w->length_ms / w->bucket_ms > 1000000) {
+			snprintf(err, errlen, "window %s: length %lld ms must be a positive multiple of bucket %lld ms (at most 10^6 buckets)",
+				 w->name, (long long)w->length_ms, (long long)w->bucket_ms);
+			return NULL;
+		}
+	}
+	struct ccp_engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "engine: out of memory");
+		return NULL;
+	}
+	e->cfg = *cfg;
+	e->now = INT64_MIN;
+	e->day_start = e->day_end = INT64_MIN;
+	e->free_chunk = NONE;
+	e->oldest_at = UINT64_MAX;
+	e->contacts = (struct pool){.free = NONE, .size = sizeof(struct contact)};
+	e->promises = (struct pool){.free = NONE, .size = sizeof(struct promise)};
+	e->complaints = (struct pool){.free = NONE, .size = sizeof(struct complaint)};
+	e->n_win = cfg->n_windows;
+	for (uint32_t i = 0; i < cfg->n_windows; i++) {
+		const struct ccp_window_def *w = &cfg->windows[i];
+		uint32_t r = 0;
+		while (r < e->n_rings && e->rings[r].g != w->bucket_ms)
+			r++;
+		if (r == e->n_rings)
+			e->rings[e->n_rings++] = (struct ring){w->bucket_ms, 0, INT64_MIN};
+		uint32_t nbk = (uint32_t)(w->length_ms / w->bucket_ms);
+		if (nbk > e->rings[r].n)
+			e->rings[r].n = nbk;
+		memcpy(e->win[i].name, w->name, CCP_WINDOW_NAME_MAX);
+		e->win[i].name[CCP_WINDOW_NAME_MAX - 1] = 0;
+		e->win[i].ring = r;
+		e->win[i].nbk = nbk;
+		if (w->length_ms > e->longest_ms)
+			e->longest_ms = w->length_ms;
+	}
+	if (ccp__idmap_init(&e->queue_map, 64) || ccp__idmap_init(&e->contact_map, 1024) ||
+	    ccp__idmap_init(&e->promise_map, 256) || ccp__idmap_init(&e->complaint_map, 64) ||
+	    ccp__idmap_init(&e->agent_map, 64) ||
+	    ccp__dedup_init(&e->dedup, cfg->dedup_horizon_ms, cfg->dedup_max_ids)) {
+		snprintf(err, errlen, "engine: out of memory");
+		ccp_engine_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void ccp_engine_free(struct ccp_engine *e)
+{
+	if (!e)
+		return;
+	for (uint32_t i = 0; i < e->n_queues; i++) {
+		free(e->queues[i].name);
+		free(e->queues[i].ws);
+		for (uint32_t r = 0; r < e->n_rings; r++)
+			free(e->queues[i].buckets[r]);
+	}
+	for (uint32_t i = 0; i < e->n_agents; i++)
+		free(e->agents[i].qs);
+	free(e->queues);
+	free(e->agents);
+	free(e->chunks);
+	free(e->contacts.a);
+	free(e->promises.a);
+	free(e->complaints.a);
+	free(e->expiry.a);
+	free(e->dues.a);
+	free(e->oldest);
+	ccp__idmap_deinit(&e->queue_map);
+	ccp__idmap_deinit(&e->contact_map);
+	ccp__idmap_deinit(&e->promise_map);
+	ccp__idmap_deinit(&e->complaint_map);
+	ccp__idmap_deinit(&e->agent_map);
+	ccp__dedup_deinit(&e->dedup);
+	free(e);
+}
+
+/* ---- readers -------------------------------------------------------------- */
+
+int64_t ccp_engine_now(const struct ccp_engine *e)
+{
+	return e->now;
+}
+
+void ccp_engine_counters(const struct ccp_engine *e, struct ccp_engine_counters *out)
+{
+	*out = e->counters;
+}
+
+uint32_t ccp_engine_queue_count(const struct ccp_engine *e)
+{
+	return e->n_queues;
+}
+
+struct ccp_str ccp_engine_queue_name(const struct ccp_engine *e, uint32_t q)
+{
+	return (struct ccp_str){e->queues[q].name, e->queues[q].len};
+}
+
+uint32_t ccp_engine_window_count(const struct ccp_engine *e)
+{
+	return e->n_win + 1;
+}
+
+const char *ccp_engine_window_name(const struct ccp_engine *e, uint32_t w)
+{
+	return w < e->n_win ? e->win[w].name : "today";
+}
+
+void ccp_engine_window_stats(const struct ccp_engine *e, uint32_t qi, uint32_t w,
+			     struct ccp_window_stats *out)
+{
+	const struct queue *q = &e->queues[qi];
+	const struct wstate *ws = &q->ws[w];
+	memset(out, 0, sizeof(*out));
+	out->sums = ws->s;
+	out->hist = &ws->hist;
+	if (e->now == INT64_MIN)
+		return;
+	if (w == e->n_win) {
+		out->has_max_wait = ws->has_max;
+		out->max_wait_ms = ws->max_wait;
+		out->window_start_ms = e->day_start;
+		out->window_end_ms = e->day_end;
+		return;
+	}
+	const struct window *wd = &e->win[w];
+	const struct ring *rg = &e->rings[wd->ring];
+	for (int64_t k = rg->nb - wd->nbk + 1; k <= rg->nb; k++) {
+		const struct bucket *b = &q->buckets[wd->ring][(uint64_t)k % rg->n];
+		if (b->k == k && b->has_max && (!out->has_max_wait || b->max_wait > out->max_wait_ms)) {
+			out->has_max_wait = true;
+			out->max_wait_ms = b->max_wait;
+		}
+	}
+	out->window_start_ms = (rg->nb - wd->nbk + 1) * rg->g;
+	out->window_end_ms = (rg->nb + 1) * rg->g;
+}
+
+void ccp_engine_live_stats(const struct ccp_engine *ce, uint32_t qi, struct ccp_live_stats *out)
+{
+	/* The cache is private to the owning thread; see struct ccp_engine. */
+	struct ccp_engine *e = (struct ccp_engine *)ce;
+	if (e->oldest_at != e->applied) {
+		for (uint32_t i = 0; i < e->n_queues; i++)
+			e->oldest[i] = INT64_MAX;
+		for (uint32_t i = 0; i < e->contacts.n; i++) {
+			const struct contact *c = pool_at(&e->contacts, i);
+			if (c->live && waiting(c) && c->offer_ts < e->oldest[c->q])
+				e->oldest[c->q] = c->offer_ts;
+		}
+		e->oldest_at = e->applied;
+	}
+	const struct queue *q = &e->queues[qi];
+	memset(out, 0, sizeof(*out));
+	out->waiting = q->waiting;
+	out->has_oldest_wait = q->waiting && e->oldest[qi] != INT64_MAX;
+	out->oldest_wait_start_ms = out->has_oldest_wait ? e->oldest[qi] : 0;
+	memcpy(out->agents, q->agents, sizeof(out->agents));
+	out->agents[CCP_AGENT_OFFLINE] = 0;
+	out->promises_open = q->promises_open;
+	out->promises_overdue = q->promises_overdue;
+	out->complaints_open = q->complaints_open;
+}
+
+void ccp_engine_agents_total(const struct ccp_engine *e, uint64_t out[CCP_AGENT__COUNT])
+{
+	memcpy(out, e->agents_total, sizeof(e->agents_total));
+	out[CCP_AGENT_OFFLINE] = 0;
+}
+
+void ccp_engine_overdue_foreach(const struct ccp_engine *e, ccp_engine_overdue_cb cb, void *ud)
+{
+	for (uint32_t i = 0; i < e->promises.n; i++) {
+		const struct promise *p = pool_at(&e->promises, i);
+		if (p->live && p->came_due && p->state == P_OPEN)
+			cb(ud, ccp_engine_queue_name(e, p->q), (struct ccp_str){p->id, p->id_len}, p->due);
+	}
+}
+
+size_t ccp_engine_memory_bytes(const struct ccp_engine *e)
+{
+	size_t b = sizeof(*e);
+	for (uint32_t i = 0; i < e->n_queues; i++) {
+		b += sizeof(struct queue) + e->queues[i].len + (e->n_win + 1) * sizeof(struct wstate);
+		for (uint32_t r = 0; r < e->n_rings; r++)
+			b += (size_t)e->rings[r].n * sizeof(struct bucket);
+	}
+	for (uint32_t i = 0; i < e->n_agents; i++)
+		b += sizeof(struct agent) + (size_t)e->agents[i].cap * sizeof(uint32_t);
+	b += (size_t)e->cap_chunks * sizeof(struct chunk);
+	b += (size_t)e->contacts.cap * e->contacts.size + (size_t)e->promises.cap * e->promises.size +
+	     (size_t)e->complaints.cap * e->complaints.size;
+	b += ((size_t)e->expiry.cap + e->dues.cap) * sizeof(struct hent);
+	b += ccp__idmap_bytes(&e->queue_map) + ccp__idmap_bytes(&e->contact_map) +
+	     ccp__idmap_bytes(&e->promise_map) + ccp__idmap_bytes(&e->complaint_map) +
+	     ccp__idmap_bytes(&e->agent_map) + ccp__dedup_bytes(&e->dedup);
+	return b;
+}

@@ -1,0 +1,27 @@
+/* Open-addressing hash map from a non-zero 64-bit key to a 32-bit value,
+ * linear probing with backward-shift deletion (no tombstones, so lookups
+ * stay short under churn). Grows by doubling: amortized, never per event
+ * in steady state. Owner: the engine that embeds it; one thread. */
+#ifndef CCPULSE_IDMAP_H
+#define CCPULSE_IDMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ccp_idmap {
+	uint64_t *keys; /* 0 = empty */
+	uint32_t *vals;
+	uint32_t cap, n; /* cap a power of two */
+};
+
+int ccp__idmap_init(struct ccp_idmap *m, uint32_t cap);
+void ccp__idmap_deinit(struct ccp_idmap *m);
+/* Pointer to the value of `key`, or NULL. */
+uint32_t *ccp__idmap_find(const struct ccp_idmap *m, uint64_t key);
+/* Inserts or replaces; 0 or -ENOMEM. */
+int ccp__idmap_put(struct ccp_idmap *m, uint64_t key, uint32_t val);
+bool ccp__idmap_del(struct ccp_idmap *m, uint64_t key);
+size_t ccp__idmap_bytes(const struct ccp_idmap *m);
+
+#endif
