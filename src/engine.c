@@ -10,8 +10,9 @@
  *   are recycled lazily: a slot is cleared when a newer bucket first
  *   writes to it. `today` is a running accumulator reset at local midnight.
  * - Per event, in order: dedup, late check, clock advance (windows slide,
- *   promises come due, old records expire), the event, promises due again
- *   (a promise kept exactly at its deadline is on time).
+ *   deadlines before the event's time are settled, old records expire),
+ *   the event, then deadlines at the event's time (so a promise kept
+ *   exactly at its deadline is on time).
  * - Pairing state (contacts, promises, complaints, agents) lives in
  *   record arrays indexed by u32 with free lists, found through idmaps
  *   keyed by (queue, id hash). No per-event malloc: arrays grow by doubling.
@@ -586,10 +587,12 @@ static void expire(struct ccp_engine *e)
 	expiry_compact(e);
 }
 
-/* Promises whose deadline has passed are counted in the bucket of `due`. */
-static void process_dues(struct ccp_engine *e)
+/* Promises whose deadline has passed are counted in the bucket of `due`.
+ * Before an event is applied only deadlines strictly before its time are
+ * settled, so a promise kept exactly at its deadline is on time. */
+static void process_dues(struct ccp_engine *e, int64_t upto)
 {
-	while (e->dues.n && e->dues.a[0].t <= e->now) {
+	while (e->dues.n && e->dues.a[0].t <= upto) {
 		struct hent h = e->dues.a[0];
 		heap_pop(&e->dues);
 		struct promise *p = pool_at(&e->promises, h.ref);
@@ -646,7 +649,7 @@ static void set_now(struct ccp_engine *e, int64_t now)
 			wstate_reset(&e->queues[qi].ws[e->n_win]);
 	}
 	ccp__dedup_expire(&e->dedup, now);
-	process_dues(e);
+	process_dues(e, now - 1);
 	expire(e);
 }
 
@@ -655,6 +658,7 @@ void ccp_engine_advance_to(struct ccp_engine *e, int64_t now_ms)
 	if (e->now == INT64_MIN || now_ms <= e->now)
 		return;
 	set_now(e, now_ms);
+	process_dues(e, e->now);
 	e->applied++;
 }
 
@@ -937,7 +941,7 @@ enum ccp_apply_result ccp_engine_apply(struct ccp_engine *e, const struct ccp_ev
 		on_contact(e, ev, queue_get(e, ev->queue));
 		break;
 	}
-	process_dues(e);
+	process_dues(e, e->now);
 	return CCP_APPLIED;
 }
 
