@@ -558,9 +558,10 @@ static enum fres check_time(struct ccp_decoder *d, const struct slot *s, int64_t
 		for (; p < s->end; p++) {
 			if (*p < '0' || *p > '9')
 				return F_BAD; /* fraction or exponent */
-			if (v > (INT64_MAX - 9) / 10)
-				return F_BAD;
-			v = v * 10 + (*p - '0');
+			int dgt = *p - '0';
+			if (v > (INT64_MAX - dgt) / 10)
+				return F_BAD; /* does not fit int64 */
+			v = v * 10 + dgt;
 		}
 		if (neg && v != 0)
 			return F_BAD;
