@@ -30,6 +30,41 @@ static const char *const key_names[K__COUNT] = {
 	"complaint", "state", "queues",
 };
 
+/* Key lookup by length first: most keys differ in length, so one memcmp
+ * at most per key (profiling showed strlen in a linear scan at 8 %). */
+static int key_index(const char *k, size_t n)
+{
+	switch (n) {
+	case 2:
+		return !memcmp(k, "id", 2) ? K_ID : !memcmp(k, "ts", 2) ? K_TS : -1;
+	case 3:
+		return !memcmp(k, "due", 3) ? K_DUE : -1;
+	case 4:
+		return !memcmp(k, "type", 4) ? K_TYPE : !memcmp(k, "csat", 4) ? K_CSAT : !memcmp(k, "kind", 4) ? K_KIND : -1;
+	case 5:
+		return !memcmp(k, "queue", 5) ? K_QUEUE : !memcmp(k, "agent", 5) ? K_AGENT : !memcmp(k, "state", 5) ? K_STATE : -1;
+	case 6:
+		return !memcmp(k, "queues", 6) ? K_QUEUES : -1;
+	case 7:
+		return !memcmp(k, "contact", 7) ? K_CONTACT : !memcmp(k, "channel", 7) ? K_CHANNEL
+		       : !memcmp(k, "promise", 7) ? K_PROMISE : !memcmp(k, "empathy", 7) ? K_EMPATHY : -1;
+	case 8:
+		return !memcmp(k, "to_queue", 8) ? K_TO_QUEUE : !memcmp(k, "to_agent", 8) ? K_TO_AGENT
+		       : !memcmp(k, "resolved", 8) ? K_RESOLVED : -1;
+	case 9:
+		return !memcmp(k, "assurance", 9) ? K_ASSURANCE : !memcmp(k, "complaint", 9) ? K_COMPLAINT
+		       : !memcmp(k, "tangibles", 9) ? K_TANGIBLES : -1;
+	case 11:
+		return !memcmp(k, "reliability", 11) ? K_RELIABILITY : -1;
+	case 13:
+		return !memcmp(k, "transfer_from", 13) ? K_TRANSFER_FROM : -1;
+	case 14:
+		return !memcmp(k, "responsiveness", 14) ? K_RESPONSIVENESS : -1;
+	default:
+		return -1;
+	}
+}
+
 /* Where a value sits in the input. For strings, [start, end) excludes the
  * quotes. */
 struct slot {
@@ -129,6 +164,13 @@ static bool scan_string(struct parser *ps, struct slot *out)
 	const char *s = ++ps->p;
 	bool escaped = false;
 	while (ps->p < ps->end) {
+		/* Plain printable ASCII is the common case: skip it in a tight loop. */
+		const char *q = ps->p;
+		while (q < ps->end && (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x80 && *q != '"' && *q != '\\')
+			q++;
+		ps->p = q;
+		if (q >= ps->end)
+			break;
 		unsigned char c = (unsigned char)*ps->p;
 		if (c == '"') {
 			if (out) {
@@ -258,13 +300,9 @@ static bool scan_container(struct parser *ps, int depth, struct slot *out, bool 
 			if (!scan_string(ps, &key))
 				return false;
 			if (top && !key.escaped) {
-				size_t kl = (size_t)(key.end - key.start);
-				for (int k = 0; k < K__COUNT; k++) {
-					if (strlen(key_names[k]) == kl && memcmp(key_names[k], key.start, kl) == 0) {
-						target = &ps->slots[k];
-						break;
-					}
-				}
+				int k = key_index(key.start, (size_t)(key.end - key.start));
+				if (k >= 0)
+					target = &ps->slots[k];
 			} else if (top) {
 				/* An escaped key may still spell a known name ("\u0069d"). */
 				char buf[32];
@@ -292,12 +330,9 @@ static bool scan_container(struct parser *ps, int depth, struct slot *out, bool 
 					else
 						buf[bl++] = (char)ch;
 				}
-				for (int k = 0; ok && k < K__COUNT; k++) {
-					if (strlen(key_names[k]) == bl && memcmp(key_names[k], buf, bl) == 0) {
-						target = &ps->slots[k];
-						break;
-					}
-				}
+				int k = ok ? key_index(buf, bl) : -1;
+				if (k >= 0)
+					target = &ps->slots[k];
 			}
 			skip_ws(ps);
 			if (ps->p >= ps->end || *ps->p != ':')

@@ -9,12 +9,11 @@ int ccp__idmap_init(struct ccp_idmap *m, uint32_t cap)
 	uint32_t c = 16;
 	while (c < cap)
 		c <<= 1;
-	m->keys = calloc(c, sizeof(uint64_t));
-	m->vals = malloc(c * sizeof(uint32_t));
+	m->slots = calloc(c, sizeof(*m->slots));
 	m->cap = c;
 	m->n = 0;
-	if (!m->keys || !m->vals) {
-		ccp__idmap_deinit(m);
+	if (!m->slots) {
+		m->cap = 0;
 		return -ENOMEM;
 	}
 	return 0;
@@ -22,10 +21,8 @@ int ccp__idmap_init(struct ccp_idmap *m, uint32_t cap)
 
 void ccp__idmap_deinit(struct ccp_idmap *m)
 {
-	free(m->keys);
-	free(m->vals);
-	m->keys = NULL;
-	m->vals = NULL;
+	free(m->slots);
+	m->slots = NULL;
 	m->cap = m->n = 0;
 }
 
@@ -39,9 +36,9 @@ uint32_t *ccp__idmap_find(const struct ccp_idmap *m, uint64_t key)
 {
 	uint32_t mask = m->cap - 1;
 	for (uint32_t i = slot_of(m, key);; i = (i + 1) & mask) {
-		if (m->keys[i] == key)
-			return &m->vals[i];
-		if (!m->keys[i])
+		if (m->slots[i].key == key)
+			return &m->slots[i].val;
+		if (!m->slots[i].key)
 			return NULL;
 	}
 }
@@ -52,8 +49,8 @@ static int grow(struct ccp_idmap *m)
 	if (ccp__idmap_init(&big, m->cap * 2))
 		return -ENOMEM;
 	for (uint32_t i = 0; i < m->cap; i++)
-		if (m->keys[i])
-			ccp__idmap_put(&big, m->keys[i], m->vals[i]);
+		if (m->slots[i].key)
+			ccp__idmap_put(&big, m->slots[i].key, m->slots[i].val);
 	ccp__idmap_deinit(m);
 	*m = big;
 	return 0;
@@ -66,13 +63,13 @@ int ccp__idmap_put(struct ccp_idmap *m, uint64_t key, uint32_t val)
 		return -ENOMEM;
 	uint32_t mask = m->cap - 1;
 	for (uint32_t i = slot_of(m, key);; i = (i + 1) & mask) {
-		if (m->keys[i] == key) {
-			m->vals[i] = val;
+		if (m->slots[i].key == key) {
+			m->slots[i].val = val;
 			return 0;
 		}
-		if (!m->keys[i]) {
-			m->keys[i] = key;
-			m->vals[i] = val;
+		if (!m->slots[i].key) {
+			m->slots[i].key = key;
+			m->slots[i].val = val;
 			m->n++;
 			return 0;
 		}
@@ -82,27 +79,27 @@ int ccp__idmap_put(struct ccp_idmap *m, uint64_t key, uint32_t val)
 bool ccp__idmap_del(struct ccp_idmap *m, uint64_t key)
 {
 	uint32_t mask = m->cap - 1, i = slot_of(m, key);
-	while (m->keys[i] != key) {
-		if (!m->keys[i])
+	while (m->slots[i].key != key) {
+		if (!m->slots[i].key)
 			return false;
 		i = (i + 1) & mask;
 	}
 	/* Backward shift: move later entries of the probe run into the hole. */
-	for (uint32_t j = (i + 1) & mask; m->keys[j]; j = (j + 1) & mask) {
-		uint32_t home = slot_of(m, m->keys[j]);
+	for (uint32_t j = (i + 1) & mask; m->slots[j].key; j = (j + 1) & mask) {
+		uint32_t home = slot_of(m, m->slots[j].key);
 		/* j's entry may move to i if i lies cyclically in [home, j). */
 		if (((j - home) & mask) >= ((j - i) & mask)) {
-			m->keys[i] = m->keys[j];
-			m->vals[i] = m->vals[j];
+			m->slots[i].key = m->slots[j].key;
+			m->slots[i].val = m->slots[j].val;
 			i = j;
 		}
 	}
-	m->keys[i] = 0;
+	m->slots[i].key = 0;
 	m->n--;
 	return true;
 }
 
 size_t ccp__idmap_bytes(const struct ccp_idmap *m)
 {
-	return (size_t)m->cap * (sizeof(uint64_t) + sizeof(uint32_t));
+	return (size_t)m->cap * sizeof(*m->slots);
 }

@@ -9,9 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Key and value side by side, so a probe touches one cache line. */
+struct ccp_idmap_slot {
+	uint64_t key; /* 0 = empty */
+	uint32_t val;
+};
+
 struct ccp_idmap {
-	uint64_t *keys; /* 0 = empty */
-	uint32_t *vals;
+	struct ccp_idmap_slot *slots;
 	uint32_t cap, n; /* cap a power of two */
 };
 
