@@ -57,15 +57,16 @@ bool ccp__dedup_check_add(struct ccp_dedup *d, uint64_t key, int64_t now_ms)
 {
 	if (!key)
 		key = 1;
-	if (ccp__idmap_find(&d->set, key))
+	int found = ccp__idmap_find_or_put(&d->set, key, 0);
+	if (found == 1)
 		return true;
+	if (found < 0)
+		return false; /* out of memory: the event counts, unremembered */
+	/* Make room in the FIFO; the id just inserted is never the oldest. */
 	if (d->len >= d->max_ids)
 		drop_oldest(d);
-	/* Out of memory: forget the oldest instead of failing the event. */
 	if (d->len == d->cap && grow(d))
-		drop_oldest(d);
-	if (ccp__idmap_put(&d->set, key, 0))
-		return false;
+		drop_oldest(d); /* out of memory: forget the oldest instead */
 	d->fifo[(d->head + d->len) & (d->cap - 1)] = (struct ccp_dedup_entry){key, now_ms};
 	d->len++;
 	return false;

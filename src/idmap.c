@@ -76,6 +76,23 @@ int ccp__idmap_put(struct ccp_idmap *m, uint64_t key, uint32_t val)
 	}
 }
 
+int ccp__idmap_find_or_put(struct ccp_idmap *m, uint64_t key, uint32_t val)
+{
+	if ((m->n + 1) * 2 > m->cap && grow(m))
+		return -ENOMEM;
+	uint32_t mask = m->cap - 1;
+	for (uint32_t i = slot_of(m, key);; i = (i + 1) & mask) {
+		if (m->slots[i].key == key)
+			return 1;
+		if (!m->slots[i].key) {
+			m->slots[i].key = key;
+			m->slots[i].val = val;
+			m->n++;
+			return 0;
+		}
+	}
+}
+
 bool ccp__idmap_del(struct ccp_idmap *m, uint64_t key)
 {
 	uint32_t mask = m->cap - 1, i = slot_of(m, key);

@@ -26,6 +26,9 @@ void ccp__idmap_deinit(struct ccp_idmap *m);
 uint32_t *ccp__idmap_find(const struct ccp_idmap *m, uint64_t key);
 /* Inserts or replaces; 0 or -ENOMEM. */
 int ccp__idmap_put(struct ccp_idmap *m, uint64_t key, uint32_t val);
+/* Finds `key`, or inserts it with `val`: one probe sequence for both.
+ * Returns 1 if it was present, 0 if inserted, -ENOMEM. */
+int ccp__idmap_find_or_put(struct ccp_idmap *m, uint64_t key, uint32_t val);
 bool ccp__idmap_del(struct ccp_idmap *m, uint64_t key);
 size_t ccp__idmap_bytes(const struct ccp_idmap *m);
 
