@@ -29,6 +29,11 @@ int ccp__idmap_put(struct ccp_idmap *m, uint64_t key, uint32_t val);
 /* Finds `key`, or inserts it with `val`: one probe sequence for both.
  * Returns 1 if it was present, 0 if inserted, -ENOMEM. */
 int ccp__idmap_find_or_put(struct ccp_idmap *m, uint64_t key, uint32_t val);
+/* Starts loading the slot where `key` would be found. */
+static inline void ccp__idmap_prefetch(const struct ccp_idmap *m, uint64_t key)
+{
+	__builtin_prefetch(&m->slots[(uint32_t)key & (m->cap - 1)]);
+}
 bool ccp__idmap_del(struct ccp_idmap *m, uint64_t key);
 size_t ccp__idmap_bytes(const struct ccp_idmap *m);
 

@@ -75,6 +75,12 @@ enum ccp_apply_result {
  * late, then the figures). @thread owner */
 enum ccp_apply_result ccp_engine_apply(struct ccp_engine *e, const struct ccp_event *ev);
 
+/* Hints that `ev` will be applied soon: starts loading the table slots it
+ * will touch (dedup, contact), so a caller that decodes one event ahead
+ * overlaps those cache misses with the current event's work. Optional;
+ * changes nothing. @thread owner */
+void ccp_engine_prefetch(const struct ccp_engine *e, const struct ccp_event *ev);
+
 /* Moves the clock forward to `now_ms` (wall clock, when the partition is
  * caught up and idle); no-op if the clock is already there. @thread owner */
 void ccp_engine_advance_to(struct ccp_engine *e, int64_t now_ms);
