@@ -75,6 +75,7 @@ struct slot {
 
 /* Parser state for one call. Owner: ccp_decode's stack. */
 struct parser {
+	struct ccp_decoder *dec; /* scratch for escaped keys */
 	const char *p, *end, *base;
 	const char *err_detail;
 	const char *err_at;
@@ -277,6 +278,7 @@ static bool scan_literal(struct parser *ps, const char *lit, size_t n, enum vkin
 }
 
 static bool scan_value(struct parser *ps, int depth, struct slot *out);
+static bool string_value(struct ccp_decoder *d, const struct slot *s, struct ccp_str *out);
 
 static bool scan_container(struct parser *ps, int depth, struct slot *out, bool top)
 {
@@ -305,34 +307,14 @@ static bool scan_container(struct parser *ps, int depth, struct slot *out, bool 
 					target = &ps->slots[k];
 			} else if (top) {
 				/* An escaped key may still spell a known name ("\u0069d"). */
-				char buf[32];
-				size_t bl = 0;
-				const char *q = key.start;
-				bool ok = true;
-				while (q < key.end && ok) {
-					unsigned ch = (unsigned char)*q;
-					if (ch == '\\') {
-						if (q[1] == 'u') {
-							unsigned u;
-							read_hex4(q + 2, key.end, &u);
-							ch = u;
-							q += 6;
-						} else {
-							static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-							ch = (unsigned char)to[strchr(from, q[1]) - from];
-							q += 2;
-						}
-					} else {
-						q++;
-					}
-					if (ch >= 0x80 || bl + 1 >= sizeof(buf))
-						ok = false;
-					else
-						buf[bl++] = (char)ch;
+				struct ccp_str k;
+				uint32_t mark = ps->dec->scratch_used;
+				if (key.end - key.start <= 96 && string_value(ps->dec, &key, &k)) {
+					int ki = key_index(k.ptr, k.len);
+					if (ki >= 0)
+						target = &ps->slots[ki];
 				}
-				int k = ok ? key_index(buf, bl) : -1;
-				if (k >= 0)
-					target = &ps->slots[k];
+				ps->dec->scratch_used = mark; /* the key needs no storage */
 			}
 			skip_ws(ps);
 			if (ps->p >= ps->end || *ps->p != ':')
@@ -641,7 +623,7 @@ static enum fres check_queues(struct ccp_decoder *d, const struct slot *s, struc
 		return F_ABSENT;
 	if (s->kind != V_ARRAY)
 		return F_BAD;
-	struct parser ps = {.p = s->start + 1, .end = s->end, .base = s->start};
+	struct parser ps = {.dec = d, .p = s->start + 1, .end = s->end, .base = s->start};
 	skip_ws(&ps);
 	if (*ps.p == ']')
 		return F_OK;
@@ -703,7 +685,7 @@ enum ccp_reject ccp_decode(struct ccp_decoder *d, const char *buf, size_t len,
 	d->scratch_used = 0;
 	if (len > CCP_EVENT_MAX_BYTES)
 		return reject(err, CCP_REJECT_BAD_JSON, NULL, CCP_EVENT_MAX_BYTES, "event over 1 MiB");
-	struct parser ps = {.p = buf, .end = buf + len, .base = buf};
+	struct parser ps = {.dec = d, .p = buf, .end = buf + len, .base = buf};
 	skip_ws(&ps);
 	if (ps.p >= ps.end || *ps.p != '{')
 		return reject(err, CCP_REJECT_BAD_JSON, NULL, (size_t)(ps.p - buf), "not a JSON object");

@@ -256,43 +256,34 @@ static void heap_push(struct heap *h, struct hent e)
 	h->a[i] = e;
 }
 
-static void heap_pop(struct heap *h)
+/* Moves `e` down from slot i to where the heap order holds. */
+static void sift_down(struct heap *h, uint32_t i, struct hent e)
 {
-	struct hent last = h->a[--h->n];
-	uint32_t i = 0;
 	for (;;) {
 		uint32_t c = 2 * i + 1;
 		if (c >= h->n)
 			break;
 		if (c + 1 < h->n && h->a[c + 1].t < h->a[c].t)
 			c++;
-		if (h->a[c].t >= last.t)
+		if (h->a[c].t >= e.t)
 			break;
 		h->a[i] = h->a[c];
 		i = c;
 	}
+	h->a[i] = e;
+}
+
+static void heap_pop(struct heap *h)
+{
+	struct hent last = h->a[--h->n];
 	if (h->n)
-		h->a[i] = last;
+		sift_down(h, 0, last);
 }
 
 static void heap_heapify(struct heap *h)
 {
-	for (uint32_t k = h->n / 2; k-- > 0;) {
-		struct hent e = h->a[k];
-		uint32_t i = k;
-		for (;;) {
-			uint32_t c = 2 * i + 1;
-			if (c >= h->n)
-				break;
-			if (c + 1 < h->n && h->a[c + 1].t < h->a[c].t)
-				c++;
-			if (h->a[c].t >= e.t)
-				break;
-			h->a[i] = h->a[c];
-			i = c;
-		}
-		h->a[i] = e;
-	}
+	for (uint32_t k = h->n / 2; k-- > 0;)
+		sift_down(h, k, h->a[k]);
 }
 
 /* ---- queues, buckets, windows ----------------------------------------- */

@@ -165,3 +165,16 @@ int ccp_field_format(const struct ccp_field *f, char *buf, size_t buflen)
 			    : snprintf(buf, buflen, "%" PRId64, f->i);
 	return n < 0 || (size_t)n >= buflen ? -1 : n;
 }
+
+void ccp_fields_emit(const struct ccp_field *f, const char *const *names, size_t n,
+		     ccp_field_emit_cb emit, void *ud)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!f[i].present)
+			continue;
+		char v[64];
+		int len = ccp_field_format(&f[i], v, sizeof(v));
+		if (len >= 0)
+			emit(ud, names[i], v, (size_t)len);
+	}
+}

@@ -10,6 +10,12 @@
  * bounded by config, queue ids by the contract (128 bytes). */
 #define KEY_MAX 512
 
+static void hset_pair(void *ud, const char *name, const char *value, size_t len)
+{
+	ccp_cmdbuf_arg_str(ud, name);
+	ccp_cmdbuf_arg(ud, value, len);
+}
+
 static void hash_fields(struct ccp_cmdbuf *cb, const char *key, size_t keylen,
 			const struct ccp_field *f, const char *const *names, size_t n)
 {
@@ -19,16 +25,7 @@ static void hash_fields(struct ccp_cmdbuf *cb, const char *key, size_t keylen,
 	ccp_cmdbuf_begin(cb);
 	ccp_cmdbuf_arg_str(cb, "HSET");
 	ccp_cmdbuf_arg(cb, key, keylen);
-	for (size_t i = 0; i < n; i++) {
-		if (!f[i].present)
-			continue;
-		char v[64];
-		int len = ccp_field_format(&f[i], v, sizeof(v));
-		if (len < 0)
-			continue;
-		ccp_cmdbuf_arg_str(cb, names[i]);
-		ccp_cmdbuf_arg(cb, v, (size_t)len);
-	}
+	ccp_fields_emit(f, names, n, hset_pair, cb);
 }
 
 void ccp_publish_window_hash(struct ccp_cmdbuf *cb, const char *key, size_t keylen,

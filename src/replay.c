@@ -104,19 +104,16 @@ int ccp_replay_stream(struct ccp_engine *e, FILE *in, struct ccp_replay_result *
 	return rc;
 }
 
+static void json_pair(void *ud, const char *name, const char *value, size_t len)
+{
+	ccp_json_key(ud, name, strlen(name));
+	ccp_json_raw(ud, value, len);
+}
+
 static void write_fields(struct ccp_json_out *j, const struct ccp_field *f, const char *const *names, int n)
 {
 	ccp_json_begin_object(j);
-	for (int i = 0; i < n; i++) {
-		if (!f[i].present)
-			continue;
-		char v[64];
-		int len = ccp_field_format(&f[i], v, sizeof(v));
-		if (len < 0)
-			continue;
-		ccp_json_key(j, names[i], strlen(names[i]));
-		ccp_json_raw(j, v, (size_t)len);
-	}
+	ccp_fields_emit(f, names, (size_t)n, json_pair, j);
 	ccp_json_end_object(j);
 }
 

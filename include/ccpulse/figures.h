@@ -148,4 +148,10 @@ void ccp_figures_live(const struct ccp_live_stats *ls, int64_t now_ms,
  * fit. Absent fields must not be formatted. */
 int ccp_field_format(const struct ccp_field *f, char *buf, size_t buflen);
 
+/* Calls `emit` with the name and formatted value of every present field,
+ * in order: the one place output code turns fields into text. */
+typedef void (*ccp_field_emit_cb)(void *ud, const char *name, const char *value, size_t len);
+void ccp_fields_emit(const struct ccp_field *f, const char *const *names, size_t n,
+		     ccp_field_emit_cb emit, void *ud);
+
 #endif
