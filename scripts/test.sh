@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs the whole test suite: gcc (warnings as errors), clang,
-# ASan+UBSan, and TSan for the threaded parts. Exits non-zero on any failure.
+# Builds and runs the whole test suite: gcc (warnings as errors), release
+# builds with gcc and clang, ASan+UBSan, and TSan for the threaded parts. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
@@ -15,8 +15,9 @@ echo "== gcc build and full suite"
 build build/gcc gcc
 (cd build/gcc && ctest --output-on-failure -j "$JOBS")
 
-echo "== clang build (warnings as errors)"
-build build/clang clang -DCCP_BUILD_TESTS=OFF
+echo "== release builds, gcc and clang (-O3 finds other warnings)"
+build build/release-gcc gcc -DCMAKE_BUILD_TYPE=Release -DCCP_BUILD_TESTS=OFF
+build build/release-clang clang -DCMAKE_BUILD_TYPE=Release -DCCP_BUILD_TESTS=OFF
 
 echo "== ASan+UBSan suite"
 build build/asan clang -DCCP_SANITIZE=address,undefined -DCCP_BUILD_BENCH=OFF

@@ -402,11 +402,11 @@ static bool string_value(struct ccp_decoder *d, const struct slot *s, struct ccp
 			bl = 1;
 			q += 2;
 		} else {
-			unsigned u;
+			unsigned u = 0; /* validated by scan_string */
 			read_hex4(q + 2, s->end, &u);
 			q += 6;
 			if (u >= 0xD800 && u <= 0xDBFF) {
-				unsigned lo;
+				unsigned lo = 0xDC00;
 				read_hex4(q + 2, s->end, &lo);
 				q += 6;
 				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
