@@ -12,6 +12,9 @@
 
 #include <stdbool.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 enum vkind { V_NONE = 0, V_STRING, V_NUMBER, V_TRUE, V_FALSE, V_NULL, V_ARRAY, V_OBJECT };
 
@@ -159,16 +162,37 @@ static size_t utf8_seq(const unsigned char *s, const unsigned char *end)
 	return n;
 }
 
+/* Returns the first byte at or after p that is not plain printable ASCII
+ * (a quote, a backslash, a control byte or a UTF-8 byte), or end. */
+static const char *skip_plain(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+	while (end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		/* Signed compare: bytes >= 0x80 are negative, so below 0x20 too. */
+		__m128i special = _mm_or_si128(_mm_cmplt_epi8(x, space),
+					       _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
+		unsigned mask = (unsigned)_mm_movemask_epi8(special);
+		if (mask)
+			return p + __builtin_ctz(mask);
+		p += 16;
+	}
+#endif
+	while (p < end && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80 && *p != '"' && *p != '\\')
+		p++;
+	return p;
+}
+
 /* Scans a string whose opening quote is at ps->p. */
 static bool scan_string(struct parser *ps, struct slot *out)
 {
 	const char *s = ++ps->p;
 	bool escaped = false;
 	while (ps->p < ps->end) {
-		/* Plain printable ASCII is the common case: skip it in a tight loop. */
-		const char *q = ps->p;
-		while (q < ps->end && (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x80 && *q != '"' && *q != '\\')
-			q++;
+		/* Plain printable ASCII is the common case: skip it 16 bytes at a
+		 * time (scan_string was a third of all instructions, callgrind). */
+		const char *q = skip_plain(ps->p, ps->end);
 		ps->p = q;
 		if (q >= ps->end)
 			break;
