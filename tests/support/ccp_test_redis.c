@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -117,11 +118,20 @@ static pid_t spawn(const struct ccp_test_redis *r)
 	if (pid < 0)
 		fail_msg("fork: %s", strerror(errno));
 	if (pid == 0) {
+		/* Dies with the test process, even when it crashes. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* No inherited stdout/stderr: a server outliving its test must
+		 * not hold the test runner's output pipe open. */
 		int devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {
 			dup2(devnull, 0);
 			dup2(devnull, 1);
 		}
+		char errpath[600];
+		snprintf(errpath, sizeof(errpath), "%s/stderr.log", r->dir);
+		int errfd = open(errpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (errfd >= 0)
+			dup2(errfd, 2);
 		execlp("redis-server", "redis-server", conf, (char *)NULL);
 		int e = errno;
 		if (write(p[1], &e, sizeof(e)) < 0)
@@ -211,7 +221,7 @@ void ccp_test_redis_start(struct ccp_test_redis *r, const struct ccp_test_redis_
 		if (r->opts.port)
 			break;
 	}
-	fail_msg("redis-server exited at start (port %d taken?); see %s/redis.log", r->port, r->dir);
+	fail_msg("redis-server exited at start (port %d taken?); see %s/redis.log and stderr.log", r->port, r->dir);
 }
 
 void ccp_test_redis_restart(struct ccp_test_redis *r)
