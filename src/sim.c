@@ -505,6 +505,12 @@ static void offer(struct ccp_sim *s, int32_t ci)
 static void agent_free(struct ccp_sim *s, int a)
 {
 	struct agent *ag = &s->agents[a];
+	ag->idle_since_ms = s->now_ms;
+	ag->contact = NONE;
+	/* Back from a break or logging on: ready first, even if a call is
+	 * delivered the same instant (wrap-up goes straight to the next one). */
+	if (ag->state == CCP_AGENT_AWAY || ag->state == CCP_AGENT_OFFLINE)
+		agent_set(s, a, CCP_AGENT_AVAILABLE);
 	int32_t best = NONE;
 	for (int i = 0; i < ag->nq; i++) {
 		int32_t h = s->q[ag->q[i]].head;
@@ -516,9 +522,8 @@ static void agent_free(struct ccp_sim *s, int a)
 		answer(s, best, a);
 		return;
 	}
-	ag->idle_since_ms = s->now_ms;
-	ag->contact = NONE;
-	agent_set(s, a, CCP_AGENT_AVAILABLE);
+	if (ag->state != CCP_AGENT_AVAILABLE)
+		agent_set(s, a, CCP_AGENT_AVAILABLE);
 }
 
 static void on_arrival(struct ccp_sim *s, const struct timer *t)
