@@ -196,11 +196,14 @@ enum ccp_sink_redis_close_mode {
 	CCP_SINK_REDIS_DROP,  /* give up pending batches now */
 };
 
-/* Closes the sink: stops accepting batches, flushes or drops the backlog
- * (dropped batches get error_cb(-ECANCELED)), closes its handles and
- * frees it, then calls `cb(ud)` (may be NULL). The sink must not be used
- * after this call. Returns 0, or -EALREADY if already closing.
- * @thread loop */
+/* Closes the sink: stops accepting batches (submit and publish return
+ * -ESHUTDOWN), flushes or drops the backlog (dropped batches get
+ * error_cb(-ECANCELED)), closes its handles and frees it, then calls
+ * `cb(ud)` (may be NULL). FLUSH keeps reconnecting if it must, until the
+ * backlog is answered or `flush_timeout_ms` passes. Until `cb` runs the
+ * queries (stats, backlog, ready) stay valid; after it `s` is gone. Keep
+ * running the loop: the close completes in handle close callbacks.
+ * Returns 0, or -EALREADY if already closing. @thread loop */
 int ccp_sink_redis_close(struct ccp_sink_redis *s, enum ccp_sink_redis_close_mode mode, int flush_timeout_ms,
 			 ccp_sink_redis_close_cb cb, void *ud);
 

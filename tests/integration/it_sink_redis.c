@@ -626,6 +626,20 @@ static void test_close(void **state)
 	ctx_close(&c, CCP_SINK_REDIS_DROP);
 	assert_int_equal(c.cancelled, 3);
 	assert_true(c.order_ok);
+
+	/* FLUSH towards a server that is gone ends at its deadline. */
+	ccp_test_redis_stop(r);
+	ctx_open(&c, r->url, NULL);
+	assert_int_equal(ccp_sink_redis_start(c.s), 0);
+	for (uint64_t t = 0; t < 2; t++)
+		assert_int_equal(submit_batch(&c, t), 0);
+	long long t0 = ccp_test_now_ms();
+	assert_int_equal(ccp_sink_redis_close(c.s, CCP_SINK_REDIS_FLUSH, 300, close_cb, &c), 0);
+	ccp_test_uv_close_loop(&c.loop);
+	long long took = ccp_test_now_ms() - t0;
+	assert_int_equal(c.closed, 1);
+	assert_int_equal(c.cancelled, 2);
+	assert_true(took >= 290 && took < ccp_test_ms(2000));
 }
 
 /* Each test's server lives in *state, so a failed test still stops it. */
