@@ -1,12 +1,15 @@
 /* Configuration loading (see include/ccpulse/config.h).
  *
- * One table, `keys[]`, declares every scalar key once: its type, where it
- * lands, its default, its bounds and its help text. The YAML reader, the
- * CCPULSE_* environment overrides, `ccp_config_set` (flags) and the
- * generated docs all go through it, so they cannot drift apart. Three keys
- * are structured and handled beside the table: `windows` (a list),
- * `queues.<queue>.service_level.<channel>` and `kafka.<librdkafka key>`
- * (passed through unchanged).
+ * One table, `keys[]`, declares every scalar key once: type, where it
+ * lands, default, bounds, flag, an optional check, and help. The YAML
+ * reader, the CCPULSE_* environment overrides, the flags, the printer and
+ * the generated docs all go through it, so they cannot drift apart.
+ * Structured keys (`windows`, `queues.*`, `kafka.*` pass-through) are
+ * handled beside it.
+ *
+ * The YAML is read with libyaml's event parser, so every error can name
+ * FILE:LINE:COL of the offending key or value. Messages never echo a secret
+ * (the Redis URL is shown redacted).
  */
 #include "ccpulse/config.h"
 
@@ -20,59 +23,107 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "ccpulse/json_out.h"
 #include "ccpulse/tz.h"
 
-enum ktype { T_STR, T_DUR, T_INT, T_U32, T_ENUM_SL, T_ENUM };
-
-struct key {
-	const char *name;
-	enum ktype type;
-	size_t off;
-	size_t size; /* T_STR: buffer size */
-	int64_t min, max;
-	const char *def;
-	const char *choices; /* T_ENUM: "a|b|c" */
-	const char *help;
-};
-
-#define OFF(f) offsetof(struct ccp_config, f)
-#define STR(f) OFF(f), sizeof(((struct ccp_config *)0)->f)
-#define MS(n) ((int64_t)(n))
-#define SEC MS(1000)
+#define SEC ((int64_t)1000)
 #define MIN (60 * SEC)
 #define HOUR (60 * MIN)
 #define DAY (24 * HOUR)
+#define MAX_BUCKETS 1000000 /* per window; the engine's limit */
+
+enum ktype {
+	T_STR,  /* char[size] */
+	T_ENUM, /* char[size], one of `choices` */
+	T_DUR,  /* int64_t ms, min..max */
+	T_INT,  /* int64_t, min..max */
+	T_U32,  /* uint32_t, min..max */
+};
+
+/* Extra validation of a key's text value; may fill derived fields. */
+typedef int (*check_fn)(struct ccp_config *c, const char *v, char *err, size_t errlen);
+
+/* One scalar key. Immutable table. */
+struct key {
+	const char *name;
+	enum ktype type;
+	size_t off, size;
+	int64_t min, max;
+	const char *def;
+	const char *choices; /* T_ENUM: "a|b|c" */
+	const char *flag;    /* command-line flag, or NULL */
+	const char *arg;     /* the flag's value, for --help */
+	check_fn check;
+	bool secret_value; /* the value may hold a secret: shown redacted */
+	const char *help;
+};
+
+static int check_redis_url(struct ccp_config *c, const char *v, char *err, size_t errlen);
+static int check_prefix(struct ccp_config *c, const char *v, char *err, size_t errlen);
+static int check_addr(struct ccp_config *c, const char *v, char *err, size_t errlen);
+static int check_nonempty(struct ccp_config *c, const char *v, char *err, size_t errlen);
+static int check_timezone(struct ccp_config *c, const char *v, char *err, size_t errlen);
+static int check_sl_variant(struct ccp_config *c, const char *v, char *err, size_t errlen);
+
+#define OFF(f) .off = offsetof(struct ccp_config, f)
+#define STR(f) OFF(f), .size = sizeof(((struct ccp_config *)0)->f)
+#define THRESHOLD(ch, chname, d)                                                                         \
+	{.name = "service_level.thresholds." chname, .type = T_DUR, OFF(engine.sl_threshold_ms[ch]), .min = 1, \
+	 .max = 30 * DAY, .def = d, .help = "answer target for " chname " (service level)"}
 
 static const struct key keys[] = {
-	{"kafka.brokers", T_STR, STR(brokers), 0, 0, "localhost:9092", NULL, "Kafka bootstrap servers, HOST:PORT[,...]"},
-	{"kafka.topic", T_STR, STR(topic), 0, 0, "contact-events", NULL, "topic of contact, promise, survey and complaint events (keyed by queue)"},
-	{"kafka.agent_topic", T_STR, STR(agent_topic), 0, 0, "agent-events", NULL, "topic of agent.state events, read whole by every instance"},
-	{"kafka.group", T_STR, STR(group), 0, 0, "ccpulse", NULL, "consumer group id"},
-	{"kafka.dead_letter_topic", T_STR, STR(dead_letter_topic), 0, 0, "", NULL, "where rejected events are copied with the reason in a header; empty: off"},
-	{"redis.url", T_STR, STR(redis_url), 0, 0, "redis://127.0.0.1:6379/0", NULL, "redis://[user:password@]HOST:PORT[/db]"},
-	{"prefix", T_STR, STR(prefix), 0, 0, "ccpulse", NULL, "prefix of every Redis key"},
-	{"http.addr", T_STR, STR(http_addr), 0, 0, "127.0.0.1:8080", NULL, "address of the HTTP server (metrics, health, wallboard)"},
-	{"publish_interval", T_DUR, OFF(publish_interval_ms), 0, 50, MIN, "500ms", NULL, "how often figures are written to Redis"},
-	{"workers", T_INT, OFF(workers), 0, 0, 256, "0", NULL, "worker threads; 0: one per core"},
-	{"max_future_skew", T_DUR, OFF(max_future_skew_ms), 0, 0, 7 * DAY, "5m", NULL, "live only: events further ahead of the wall clock are rejected (future_ts)"},
-	{"timezone", T_STR, STR(timezone), 0, 0, "UTC", NULL, "IANA zone whose local midnight starts `today`"},
-	{"short_abandon", T_DUR, OFF(engine.short_abandon_ms), 0, 0, HOUR, "5s", NULL, "abandons after a shorter wait count as abandoned_short"},
-	{"service_level.variant", T_ENUM_SL, STR(sl_variant), 0, 0, "answered_abandoned", NULL,
-	 "answered_abandoned: in_sl/(answered+abandoned); answered: in_sl/answered; offered: in_sl/offered; with_short_abandons: in_sl/(answered+abandoned+abandoned_short)"},
-	{"service_level.thresholds.voice", T_DUR, OFF(engine.sl_threshold_ms[CCP_CH_VOICE]), 0, 1, 30 * DAY, "20s", NULL, "answer target for voice"},
-	{"service_level.thresholds.chat", T_DUR, OFF(engine.sl_threshold_ms[CCP_CH_CHAT]), 0, 1, 30 * DAY, "60s", NULL, "answer target for chat"},
-	{"service_level.thresholds.email", T_DUR, OFF(engine.sl_threshold_ms[CCP_CH_EMAIL]), 0, 1, 30 * DAY, "4h", NULL, "answer target for email"},
-	{"service_level.thresholds.sms", T_DUR, OFF(engine.sl_threshold_ms[CCP_CH_SMS]), 0, 1, 30 * DAY, "5m", NULL, "answer target for sms"},
-	{"service_level.thresholds.social", T_DUR, OFF(engine.sl_threshold_ms[CCP_CH_SOCIAL]), 0, 1, 30 * DAY, "1h", NULL, "answer target for social"},
-	{"service_level.thresholds.video", T_DUR, OFF(engine.sl_threshold_ms[CCP_CH_VIDEO]), 0, 1, 30 * DAY, "20s", NULL, "answer target for video"},
-	{"dedup.horizon", T_DUR, OFF(engine.dedup_horizon_ms), 0, SEC, 30 * DAY, "24h", NULL, "how long event ids are remembered (event time)"},
-	{"dedup.max_ids", T_U32, OFF(engine.dedup_max_ids), 0, 1000, 1000000000, "4000000", NULL, "at most this many ids per partition; the oldest go first"},
-	{"open_horizon", T_DUR, OFF(engine.open_horizon_ms), 0, MIN, 365 * DAY, "7d", NULL, "open contacts, promises and complaints are dropped (expired) after this"},
-	{"alerts.stream_maxlen", T_INT, OFF(alerts_stream_maxlen), 0, 100, 100000000, "10000", NULL, "approximate cap of the alerts stream"},
-	{"log.level", T_ENUM, STR(log_level), 0, 0, "info", "debug|info|warn|error", "least severe level logged"},
-	{"log.format", T_ENUM, STR(log_format), 0, 0, "logfmt", "logfmt|json", "log line format"},
+	{.name = "kafka.brokers", .type = T_STR, STR(brokers), .def = "localhost:9092", .flag = "--brokers", .arg = "HOST:PORT[,...]",
+	 .check = check_nonempty, .help = "Kafka bootstrap servers, HOST:PORT[,...]"},
+	{.name = "kafka.topic", .type = T_STR, STR(topic), .def = "contact-events", .flag = "--topic", .arg = "TOPIC",
+	 .check = check_nonempty, .help = "topic of contact, promise, survey and complaint events (keyed by queue)"},
+	{.name = "kafka.agent_topic", .type = T_STR, STR(agent_topic), .def = "agent-events", .flag = "--agent-topic", .arg = "TOPIC",
+	 .check = check_nonempty, .help = "topic of agent.state events, read whole by every instance"},
+	{.name = "kafka.group", .type = T_STR, STR(group), .def = "ccpulse", .flag = "--group", .arg = "GROUP",
+	 .check = check_nonempty, .help = "consumer group id"},
+	{.name = "kafka.dead_letter_topic", .type = T_STR, STR(dead_letter_topic), .def = "",
+	 .help = "where rejected events are copied, with the reason in a header; empty: off"},
+	{.name = "redis.url", .type = T_STR, STR(redis_url), .def = "redis://127.0.0.1:6379/0", .flag = "--redis", .arg = "URL",
+	 .check = check_redis_url, .secret_value = true,
+	 .help = "redis://[[user]:password@]HOST[:PORT][/DB]; the password is never printed"},
+	{.name = "prefix", .type = T_STR, STR(prefix), .def = "ccpulse", .flag = "--prefix", .arg = "PREFIX", .check = check_prefix,
+	 .help = "prefix of every Redis key"},
+	{.name = "http.addr", .type = T_STR, STR(http_addr), .def = "127.0.0.1:8080", .flag = "--http", .arg = "HOST:PORT",
+	 .check = check_addr, .help = "HOST:PORT of the HTTP server (metrics, health, wallboard); port 0: any free"},
+	{.name = "publish_interval", .type = T_DUR, OFF(publish_interval_ms), .min = 50, .max = MIN, .def = "500ms",
+	 .flag = "--publish-interval", .arg = "DURATION", .help = "how often figures are written to Redis"},
+	{.name = "workers", .type = T_INT, OFF(workers), .min = 0, .max = 256, .def = "0",
+	 .help = "worker threads; 0: one per core"},
+	{.name = "max_future_skew", .type = T_DUR, OFF(max_future_skew_ms), .min = 0, .max = 7 * DAY, .def = "5m",
+	 .help = "live only: events further ahead of the wall clock are rejected (future_ts)"},
+	{.name = "timezone", .type = T_STR, STR(timezone), .def = "UTC", .check = check_timezone,
+	 .help = "IANA zone whose local midnight starts `today`"},
+	{.name = "short_abandon", .type = T_DUR, OFF(engine.short_abandon_ms), .min = 0, .max = HOUR, .def = "5s",
+	 .help = "abandons after a shorter wait count as abandoned_short"},
+	{.name = "service_level.variant", .type = T_ENUM, STR(sl_variant), .def = "answered_abandoned",
+	 .choices = "answered_abandoned|answered|offered|with_short_abandons", .check = check_sl_variant,
+	 .help = "service level denominator: answered+abandoned, answered, offered, or answered+abandoned+abandoned_short"},
+	THRESHOLD(CCP_CH_VOICE, "voice", "20s"),
+	THRESHOLD(CCP_CH_CHAT, "chat", "60s"),
+	THRESHOLD(CCP_CH_EMAIL, "email", "4h"),
+	THRESHOLD(CCP_CH_SMS, "sms", "5m"),
+	THRESHOLD(CCP_CH_SOCIAL, "social", "1h"),
+	THRESHOLD(CCP_CH_VIDEO, "video", "20s"),
+	{.name = "dedup.horizon", .type = T_DUR, OFF(engine.dedup_horizon_ms), .min = SEC, .max = 30 * DAY,
+	 .def = "24h", .help = "how long event ids are remembered (event time)"},
+	{.name = "dedup.max_ids", .type = T_U32, OFF(engine.dedup_max_ids), .min = 1000, .max = 1000000000,
+	 .def = "4000000", .help = "at most this many ids per partition; the oldest go first"},
+	{.name = "open_horizon", .type = T_DUR, OFF(engine.open_horizon_ms), .min = MIN, .max = 365 * DAY,
+	 .def = "7d", .help = "open contacts, promises and complaints older than this are dropped (expired)"},
+	{.name = "alerts.stream_maxlen", .type = T_INT, OFF(alerts_stream_maxlen), .min = 100, .max = 100000000,
+	 .def = "10000", .help = "approximate cap of the alerts stream"},
+	{.name = "log.level", .type = T_ENUM, STR(log_level), .def = "info", .choices = "debug|info|warn|error",
+	 .help = "least severe level logged"},
+	{.name = "log.format", .type = T_ENUM, STR(log_format), .def = "logfmt", .choices = "logfmt|json",
+	 .help = "log line format (to stderr)"},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* ---- small helpers ------------------------------------------------------ */
 
 static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int errf(char *err, size_t errlen, const char *fmt, ...)
@@ -84,13 +135,45 @@ static int errf(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* "250ms", "10s", "5m", "1h", "7d" or plain integer ms. */
-static int parse_duration(const char *s, int64_t *out)
+static void *cfg_realloc(struct ccp_config *c, void *p, size_t n)
 {
+	return c->alloc.realloc_fn ? c->alloc.realloc_fn(c->alloc.ud, p, n) : realloc(p, n);
+}
+
+static void cfg_free(struct ccp_config *c, void *p)
+{
+	if (c->alloc.free_fn)
+		c->alloc.free_fn(c->alloc.ud, p);
+	else
+		free(p);
+}
+
+/* Makes room for one more entry of an array of `*cap` entries. */
+static int grow(struct ccp_config *c, void **arr, uint32_t n, uint32_t *cap, size_t elem, uint32_t limit)
+{
+	if (n < *cap)
+		return 0;
+	if (n >= limit)
+		return -1;
+	uint32_t ncap = *cap ? *cap * 2 : 8;
+	if (ncap > limit)
+		ncap = limit;
+	void *p = cfg_realloc(c, *arr, (size_t)ncap * elem);
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+int ccp_config_parse_duration(const char *s, int64_t *out)
+{
+	if (!isdigit((unsigned char)s[0]))
+		return -1; /* no sign, no space */
 	char *end;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (end == s || errno || v < 0)
+	if (errno)
 		return -1;
 	int64_t mul;
 	if (!*end || !strcmp(end, "ms"))
@@ -111,44 +194,233 @@ static int parse_duration(const char *s, int64_t *out)
 	return 0;
 }
 
-static int set_key(struct ccp_config *c, const struct key *k, const char *v, char *err, size_t errlen)
+/* The shortest exact spelling: 300000 -> "5m". */
+static void format_duration(int64_t ms, char *buf, size_t len)
 {
+	static const struct {
+		int64_t mul;
+		const char *unit;
+	} units[] = {{DAY, "d"}, {HOUR, "h"}, {MIN, "m"}, {SEC, "s"}};
+	for (size_t i = 0; ms && i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms % units[i].mul == 0) {
+			snprintf(buf, len, "%" PRId64 "%s", ms / units[i].mul, units[i].unit);
+			return;
+		}
+	snprintf(buf, len, "%" PRId64 "ms", ms);
+}
+
+/* A URL with its password replaced by "***", for messages and printing. */
+static void redact_url(const char *url, char *out, size_t len)
+{
+	const char *scheme = strstr(url, "://");
+	const char *auth = scheme ? scheme + 3 : url;
+	const char *at = strrchr(auth, '@');
+	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon)
+		snprintf(out, len, "%.*s:***%s", (int)(colon - url), url, at);
+	else
+		snprintf(out, len, "%s", url);
+}
+
+/* The value as it may appear in a message or a listing. */
+static const char *shown(const struct key *k, const char *v, char *buf, size_t len)
+{
+	if (!k->secret_value)
+		return v;
+	redact_url(v, buf, len);
+	return buf;
+}
+
+static void env_name(const char *key, char *env, size_t len)
+{
+	size_t n = (size_t)snprintf(env, len, "CCPULSE_");
+	for (const char *p = key; *p && n + 1 < len; p++)
+		env[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+	env[n] = 0;
+}
+
+/* ---- checks ------------------------------------------------------------- */
+
+static int check_nonempty(struct ccp_config *c, const char *v, char *err, size_t errlen)
+{
+	(void)c;
+	return v[0] ? 0 : errf(err, errlen, "must not be empty");
+}
+
+static int parse_port(const char *s, size_t n, uint32_t lo, uint16_t *out)
+{
+	if (!n || n > 5)
+		return -1;
+	uint32_t p = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		p = p * 10 + (uint32_t)(s[i] - '0');
+	}
+	if (p < lo || p > 65535)
+		return -1;
+	*out = (uint16_t)p;
+	return 0;
+}
+
+/* HOST[:PORT] or [V6]:PORT into host and port; host must be non-empty. */
+static int split_host_port(const char *s, size_t n, char *host, size_t hostlen, uint16_t *port, bool need_port,
+			   uint32_t port_min)
+{
+	const char *hs = s, *he, *rest;
+	if (n && s[0] == '[') {
+		const char *rb = memchr(s, ']', n);
+		if (!rb)
+			return -1;
+		hs = s + 1;
+		he = rb;
+		rest = rb + 1;
+	} else {
+		const char *colon = memchr(s, ':', n);
+		he = colon ? colon : s + n;
+		rest = he;
+	}
+	size_t rl = (size_t)(s + n - rest);
+	if (he == hs || (size_t)(he - hs) >= hostlen)
+		return -1;
+	for (const char *p = hs; p < he; p++)
+		if ((unsigned char)*p <= ' ' || *p == '/' || *p == '@' || *p == '?' || *p == '#')
+			return -1;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = 0;
+	if (!rl) {
+		if (need_port)
+			return -1;
+		return 0;
+	}
+	if (rest[0] != ':')
+		return -1;
+	return parse_port(rest + 1, rl - 1, port_min, port);
+}
+
+static int check_redis_url(struct ccp_config *c, const char *v, char *err, size_t errlen)
+{
+	struct ccp_redis_target t;
+	memset(&t, 0, sizeof(t));
+	t.port = 6379;
+	if (strncmp(v, "redis://", 8))
+		return errf(err, errlen, "must start with redis://");
+	const char *p = v + 8;
+	const char *slash = strchr(p, '/');
+	const char *at = strrchr(p, '@'); /* a password may hold '/' or '@' */
+	if (at) {
+		if (slash && slash < at)
+			slash = strchr(at, '/');
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		size_t ul = colon ? (size_t)(colon - p) : (size_t)(at - p);
+		if (!colon)
+			return errf(err, errlen, "credentials must be user:password@ or :password@");
+		size_t pl = (size_t)(at - colon - 1);
+		if (ul >= sizeof(t.user) || pl >= sizeof(t.password))
+			return errf(err, errlen, "user or password too long");
+		if (!pl)
+			return errf(err, errlen, "empty password (leave out the user:password@ part for none)");
+		memcpy(t.user, p, ul);
+		memcpy(t.password, colon + 1, pl);
+		p = at + 1;
+	}
+	size_t hl = slash ? (size_t)(slash - p) : strlen(p);
+	if (split_host_port(p, hl, t.host, sizeof(t.host), &t.port, false, 1))
+		return errf(err, errlen, "expected HOST[:PORT] with a port 1..65535 after redis://");
+	if (slash && slash[1]) {
+		char *end;
+		errno = 0;
+		unsigned long db = strtoul(slash + 1, &end, 10);
+		if (!isdigit((unsigned char)slash[1]) || *end || errno || db > 1000000)
+			return errf(err, errlen, "database must be a number 0..1000000");
+		t.db = (uint32_t)db;
+	}
+	c->redis = t;
+	return 0;
+}
+
+static int check_prefix(struct ccp_config *c, const char *v, char *err, size_t errlen)
+{
+	(void)c;
+	if (!v[0])
+		return errf(err, errlen, "must not be empty");
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return errf(err, errlen, "must not hold spaces or control characters");
+	return 0;
+}
+
+static int check_addr(struct ccp_config *c, const char *v, char *err, size_t errlen)
+{
+	(void)c;
+	char host[256];
+	uint16_t port;
+	if (split_host_port(v, strlen(v), host, sizeof(host), &port, true, 0))
+		return errf(err, errlen, "expected HOST:PORT (port 0..65535; [v6]:PORT)");
+	return 0;
+}
+
+static int check_timezone(struct ccp_config *c, const char *v, char *err, size_t errlen)
+{
+	(void)c;
+	char e2[256];
+	struct ccp_tz *tz = ccp_tz_load(v, e2, sizeof(e2));
+	if (!tz)
+		return errf(err, errlen, "%s", e2);
+	ccp_tz_free(tz); /* loaded for keeps by ccp_config_finish */
+	return 0;
+}
+
+static int check_sl_variant(struct ccp_config *c, const char *v, char *err, size_t errlen)
+{
+	for (int i = 0; i < CCP_SL__COUNT; i++)
+		if (!strcmp(ccp_sl_variant_names[i], v)) {
+			c->engine.sl_variant = (enum ccp_sl_variant)i;
+			return 0;
+		}
+	return errf(err, errlen, "unknown variant");
+}
+
+/* ---- setting keys ------------------------------------------------------- */
+
+static int set_key(struct ccp_config *c, const struct key *k, const char *v, bool run_check, char *err,
+		   size_t errlen)
+{
+	char red[CCP_CONFIG_STR_MAX], e2[300];
+	const char *sv = shown(k, v, red, sizeof(red));
 	char *dst = (char *)c + k->off;
 	switch (k->type) {
 	case T_STR:
-	case T_ENUM:
-	case T_ENUM_SL:
-		if (strlen(v) >= k->size)
+	case T_ENUM: {
+		size_t n = strlen(v);
+		if (n >= k->size)
 			return errf(err, errlen, "%s: longer than %zu bytes", k->name, k->size - 1);
 		if (k->type == T_ENUM) {
-			size_t n = strlen(v);
-			const char *p = k->choices;
 			bool ok = false;
-			while (p && *p && !ok) {
+			for (const char *p = k->choices; p && !ok;) {
 				const char *bar = strchr(p, '|');
 				size_t l = bar ? (size_t)(bar - p) : strlen(p);
 				ok = l == n && !memcmp(p, v, n);
 				p = bar ? bar + 1 : NULL;
 			}
 			if (!ok)
-				return errf(err, errlen, "%s=%s: must be one of %s", k->name, v, k->choices);
+				return errf(err, errlen, "%s=%s: must be one of %s", k->name, sv, k->choices);
 		}
-		if (k->type == T_ENUM_SL) {
-			int i = 0;
-			while (i < CCP_SL__COUNT && strcmp(ccp_sl_variant_names[i], v))
-				i++;
-			if (i == CCP_SL__COUNT)
-				return errf(err, errlen, "%s=%s: must be answered_abandoned, answered, offered or with_short_abandons", k->name, v);
-			c->engine.sl_variant = (enum ccp_sl_variant)i;
-		}
-		memcpy(dst, v, strlen(v) + 1);
+		if (run_check && k->check && k->check(c, v, e2, sizeof(e2)))
+			return errf(err, errlen, "%s=%s: %s", k->name, sv, e2);
+		memcpy(dst, v, n + 1);
 		return 0;
+	}
 	case T_DUR: {
 		int64_t ms;
-		if (parse_duration(v, &ms))
-			return errf(err, errlen, "%s=%s: not a duration (like 250ms, 10s, 5m, 1h, 7d)", k->name, v);
+		char lo[32], hi[32];
+		format_duration(k->min, lo, sizeof(lo));
+		format_duration(k->max, hi, sizeof(hi));
+		if (ccp_config_parse_duration(v, &ms))
+			return errf(err, errlen, "%s=%s: not a duration (like 250ms, 10s, 5m, 1h, 7d or plain ms)", k->name,
+				    v);
 		if (ms < k->min || ms > k->max)
-			return errf(err, errlen, "%s=%s: must be %" PRId64 "ms..%" PRId64 "ms", k->name, v, k->min, k->max);
+			return errf(err, errlen, "%s=%s: must be %s..%s", k->name, v, lo, hi);
 		memcpy(dst, &ms, sizeof(ms));
 		return 0;
 	}
@@ -157,7 +429,7 @@ static int set_key(struct ccp_config *c, const struct key *k, const char *v, cha
 		char *end;
 		errno = 0;
 		long long n = strtoll(v, &end, 10);
-		if (end == v || *end || errno)
+		if (end == v || *end || errno || isspace((unsigned char)v[0]))
 			return errf(err, errlen, "%s=%s: not an integer", k->name, v);
 		if (n < k->min || n > k->max)
 			return errf(err, errlen, "%s=%s: must be %" PRId64 "..%" PRId64, k->name, v, k->min, k->max);
@@ -182,7 +454,7 @@ static const struct key *find_key(const char *name)
 	return NULL;
 }
 
-/* Levenshtein distance, for "did you mean". */
+/* Levenshtein distance (capped inputs), for "did you mean". */
 static size_t distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -210,54 +482,77 @@ static int channel_index(const char *s)
 	return -1;
 }
 
-int ccp_config_set(struct ccp_config *c, const char *key, const char *value, char *err, size_t errlen)
+static int set_kafka(struct ccp_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	const char *name = key + 6;
+	uint32_t i = 0;
+	while (i < c->n_kafka && strcmp(c->kafka[i].key, name))
+		i++;
+	if (strlen(name) >= sizeof(c->kafka[0].key) || strlen(value) >= sizeof(c->kafka[0].value))
+		return errf(err, errlen, "%s: key longer than %zu or value longer than %zu bytes", key,
+			    sizeof(c->kafka[0].key) - 1, sizeof(c->kafka[0].value) - 1);
+	if (i == c->n_kafka) {
+		void *arr = c->kafka;
+		if (c->n_kafka >= CCP_CONFIG_MAX_KAFKA)
+			return errf(err, errlen, "%s: more than %d kafka.* settings", key, CCP_CONFIG_MAX_KAFKA);
+		if (grow(c, &arr, c->n_kafka, &c->_kafka_cap, sizeof(*c->kafka), CCP_CONFIG_MAX_KAFKA))
+			return errf(err, errlen, "%s: out of memory", key);
+		c->kafka = arr;
+		c->n_kafka++;
+	}
+	snprintf(c->kafka[i].key, sizeof(c->kafka[i].key), "%s", name);
+	snprintf(c->kafka[i].value, sizeof(c->kafka[i].value), "%s", value);
+	return 0;
+}
+
+/* queues.<queue>.service_level.<channel>; the queue id may hold dots. */
+static int set_override(struct ccp_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	static const char mid[] = ".service_level.";
+	const char *tail = strrchr(key, '.');
+	int ch = tail ? channel_index(tail + 1) : -1;
+	const char *m = tail && (size_t)(tail - key) >= sizeof(mid) - 2 ? tail - (sizeof(mid) - 2) : NULL;
+	if (ch < 0 || !m || m <= key + 7 || strncmp(m, mid, sizeof(mid) - 1))
+		return errf(err, errlen, "%s: expected queues.<queue>.service_level.<voice|chat|email|sms|social|video>",
+			    key);
+	size_t ql = (size_t)(m - (key + 7));
+	if (ql > CCP_ID_MAX_BYTES)
+		return errf(err, errlen, "%s: queue id longer than %d bytes", key, CCP_ID_MAX_BYTES);
+	int64_t ms;
+	if (ccp_config_parse_duration(value, &ms) || ms < 1 || ms > 30 * DAY)
+		return errf(err, errlen, "%s=%s: must be a duration 1ms..30d", key, value);
+	uint32_t i = 0, n = c->engine.n_sl_overrides;
+	while (i < n && (strlen(c->overrides[i].queue) != ql || memcmp(c->overrides[i].queue, key + 7, ql)))
+		i++;
+	if (i == n) {
+		void *arr = c->overrides;
+		if (n >= CCP_CONFIG_MAX_OVERRIDES)
+			return errf(err, errlen, "%s: more than %d queues with thresholds", key, CCP_CONFIG_MAX_OVERRIDES);
+		if (grow(c, &arr, n, &c->_overrides_cap, sizeof(*c->overrides), CCP_CONFIG_MAX_OVERRIDES))
+			return errf(err, errlen, "%s: out of memory", key);
+		c->overrides = arr;
+		c->engine.sl_overrides = arr;
+		memset(&c->overrides[i], 0, sizeof(c->overrides[i]));
+		memcpy(c->overrides[i].queue, key + 7, ql);
+		c->engine.n_sl_overrides++;
+	}
+	c->overrides[i].threshold_ms[ch] = ms;
+	return 0;
+}
+
+#define UNKNOWN_KEY (-2)
+
+/* As ccp_config_set, but tells an unknown key (UNKNOWN_KEY) from a bad
+ * value (-1) so the reader can point at the key or at the value. */
+static int set_path(struct ccp_config *c, const char *key, const char *value, char *err, size_t errlen)
 {
 	const struct key *k = find_key(key);
 	if (k)
-		return set_key(c, k, value, err, errlen);
-	if (!strncmp(key, "kafka.", 6) && key[6]) {
-		/* Any other kafka.* key goes to librdkafka unchanged. */
-		const char *name = key + 6;
-		uint32_t i = 0;
-		while (i < c->n_kafka && strcmp(c->kafka[i].key, name))
-			i++;
-		if (i == CCP_CONFIG_MAX_KAFKA)
-			return errf(err, errlen, "%s: more than %d kafka.* settings", key, CCP_CONFIG_MAX_KAFKA);
-		if (strlen(name) >= sizeof(c->kafka[i].key) || strlen(value) >= sizeof(c->kafka[i].value))
-			return errf(err, errlen, "%s: key or value too long", key);
-		snprintf(c->kafka[i].key, sizeof(c->kafka[i].key), "%s", name);
-		snprintf(c->kafka[i].value, sizeof(c->kafka[i].value), "%s", value);
-		if (i == c->n_kafka)
-			c->n_kafka++;
-		return 0;
-	}
-	if (!strncmp(key, "queues.", 7)) {
-		/* queues.<queue>.service_level.<channel>; the queue id may hold dots. */
-		const char *tail = strrchr(key, '.');
-		const char *mid = tail ? tail - strlen(".service_level") : NULL;
-		int ch = tail ? channel_index(tail + 1) : -1;
-		if (!mid || mid <= key + 7 || strncmp(mid, ".service_level.", 15) || ch < 0)
-			return errf(err, errlen, "%s: expected queues.<queue>.service_level.<voice|chat|email|sms|social|video>", key);
-		size_t ql = (size_t)(mid - (key + 7));
-		if (ql > CCP_ID_MAX_BYTES)
-			return errf(err, errlen, "%s: queue id longer than %d bytes", key, CCP_ID_MAX_BYTES);
-		int64_t ms;
-		if (parse_duration(value, &ms) || ms < 1 || ms > 30 * DAY)
-			return errf(err, errlen, "%s=%s: must be a duration 1ms..30d", key, value);
-		uint32_t i = 0;
-		while (i < c->engine.n_sl_overrides &&
-		       (strlen(c->overrides[i].queue) != ql || memcmp(c->overrides[i].queue, key + 7, ql)))
-			i++;
-		if (i == CCP_CONFIG_MAX_OVERRIDES)
-			return errf(err, errlen, "%s: more than %d queues with thresholds", key, CCP_CONFIG_MAX_OVERRIDES);
-		if (i == c->engine.n_sl_overrides) {
-			memset(&c->overrides[i], 0, sizeof(c->overrides[i]));
-			memcpy(c->overrides[i].queue, key + 7, ql);
-			c->engine.n_sl_overrides++;
-		}
-		c->overrides[i].threshold_ms[ch] = ms;
-		return 0;
-	}
+		return set_key(c, k, value, true, err, errlen);
+	if (!strncmp(key, "kafka.", 6) && key[6])
+		return set_kafka(c, key, value, err, errlen);
+	if (!strncmp(key, "queues.", 7))
+		return set_override(c, key, value, err, errlen);
 	const char *best = NULL;
 	size_t bd = 4;
 	for (size_t i = 0; i < N_KEYS; i++) {
@@ -267,9 +562,18 @@ int ccp_config_set(struct ccp_config *c, const char *key, const char *value, cha
 			best = keys[i].name;
 		}
 	}
-	if (best)
-		return errf(err, errlen, "%s: unknown key (did you mean %s?)", key, best);
-	return errf(err, errlen, "%s: unknown key", key);
+	if (!best && !strcmp(key, "windows"))
+		errf(err, errlen, "windows: expected a list of {name, length, bucket}");
+	else if (best)
+		errf(err, errlen, "%s: unknown key (did you mean %s?)", key, best);
+	else
+		errf(err, errlen, "%s: unknown key", key);
+	return UNKNOWN_KEY;
+}
+
+int ccp_config_set(struct ccp_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	return set_path(c, key, value, err, errlen) ? -1 : 0;
 }
 
 void ccp_config_defaults(struct ccp_config *c)
@@ -277,32 +581,70 @@ void ccp_config_defaults(struct ccp_config *c)
 	memset(c, 0, sizeof(*c));
 	ccp_engine_config_defaults(&c->engine);
 	char err[256];
-	for (size_t i = 0; i < N_KEYS; i++)
-		set_key(c, &keys[i], keys[i].def, err, sizeof(err));
-	c->engine.sl_overrides = c->overrides;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		set_key(c, &keys[i], keys[i].def, false, err, sizeof(err));
+		if (keys[i].check == check_sl_variant || keys[i].check == check_redis_url)
+			keys[i].check(c, keys[i].def, err, sizeof(err)); /* derived fields; no allocation */
+	}
+	c->engine.sl_overrides = NULL;
+	c->engine.n_sl_overrides = 0;
+	c->engine.tz = NULL;
+}
+
+void ccp_config_set_alloc(struct ccp_config *c, const struct ccp_config_alloc *a)
+{
+	c->alloc = *a;
 }
 
 int ccp_config_apply_env(struct ccp_config *c, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < N_KEYS; i++) {
-		char env[128] = "CCPULSE_";
-		size_t n = 8;
-		for (const char *p = keys[i].name; *p && n < sizeof(env) - 1; p++)
-			env[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
-		env[n] = 0;
+		char env[128];
+		env_name(keys[i].name, env, sizeof(env));
 		const char *v = getenv(env);
-		if (v && set_key(c, &keys[i], v, err, errlen)) {
-			size_t l = strlen(err);
-			snprintf(err + l, errlen > l ? errlen - l : 0, " (from %s)", env);
-			return -1;
-		}
+		if (!v)
+			continue;
+		char e2[400];
+		if (set_key(c, &keys[i], v, true, e2, sizeof(e2)))
+			return errf(err, errlen, "%s: %s", env, e2);
 	}
 	return 0;
 }
 
-/* ---- YAML -------------------------------------------------------------- */
+int ccp_config_apply_flag(struct ccp_config *c, const char *flag, const char *value, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (keys[i].flag && !strcmp(keys[i].flag, flag)) {
+			char e2[400];
+			if (set_key(c, &keys[i], value, true, e2, sizeof(e2)))
+				return errf(err, errlen, "%s: %s", flag, e2);
+			return 0;
+		}
+	errf(err, errlen, "%s: unknown flag", flag);
+	return CCP_CONFIG_NOT_A_FLAG;
+}
 
-/* Reader state. Owner: ccp_config_load_file's stack. */
+bool ccp_config_is_flag(const char *flag)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (keys[i].flag && !strcmp(keys[i].flag, flag))
+			return true;
+	return false;
+}
+
+void ccp_config_flags_usage(FILE *f)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (keys[i].flag) {
+			char both[64];
+			snprintf(both, sizeof(both), "%s %s", keys[i].flag, keys[i].arg);
+			fprintf(f, "  %-35s %s (default %s)\n", both, keys[i].name, keys[i].def);
+		}
+}
+
+/* ---- YAML --------------------------------------------------------------- */
+
+/* Reader state. Owner: the load call's stack. */
 struct reader {
 	yaml_parser_t p;
 	const char *path;
@@ -310,11 +652,10 @@ struct reader {
 	size_t errlen;
 };
 
-static int at(struct reader *r, const yaml_event_t *ev, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int at(struct reader *r, const yaml_event_t *ev, const char *fmt, ...)
+static int at(struct reader *r, const yaml_mark_t *mark, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int at(struct reader *r, const yaml_mark_t *mark, const char *fmt, ...)
 {
-	int n = snprintf(r->err, r->errlen, "%s:%zu:%zu: ", r->path, ev->start_mark.line + 1,
-			 ev->start_mark.column + 1);
+	int n = snprintf(r->err, r->errlen, "%s:%zu:%zu: ", r->path, mark->line + 1, mark->column + 1);
 	va_list ap;
 	va_start(ap, fmt);
 	if (n >= 0 && (size_t)n < r->errlen)
@@ -326,105 +667,136 @@ static int at(struct reader *r, const yaml_event_t *ev, const char *fmt, ...)
 static int next(struct reader *r, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&r->p, ev)) {
-		snprintf(r->err, r->errlen, "%s:%zu:%zu: YAML syntax: %s", r->path, r->p.problem_mark.line + 1,
-			 r->p.problem_mark.column + 1, r->p.problem ? r->p.problem : "error");
-		return -1;
+		if (r->p.error == YAML_MEMORY_ERROR)
+			return errf(r->err, r->errlen, "%s: out of memory", r->path);
+		return at(r, &r->p.problem_mark, "YAML syntax: %s%s%s", r->p.problem ? r->p.problem : "error",
+			  r->p.context ? " " : "", r->p.context ? r->p.context : "");
 	}
 	return 0;
 }
 
-static int read_windows(struct reader *r, struct ccp_config *c, yaml_event_t *start)
+static const char *scalar(const yaml_event_t *ev)
+{
+	return (const char *)ev->data.scalar.value;
+}
+
+/* One `key: value` of windows[wi]; records which keys were seen and where
+ * their values are (index 0 name, 1 length, 2 bucket). */
+static int window_field(struct reader *r, struct ccp_window_def *w, uint32_t wi, const yaml_event_t *k,
+			const yaml_event_t *v, bool *seen, yaml_mark_t *marks)
+{
+	const char *kn = scalar(k), *vv = scalar(v);
+	if (!strcmp(kn, "name")) {
+		size_t l = strlen(vv);
+		bool ok = l > 0 && l < CCP_WINDOW_NAME_MAX && strcmp(vv, "live") && strcmp(vv, "today");
+		for (size_t i = 0; ok && i < l; i++)
+			ok = isalnum((unsigned char)vv[i]) || vv[i] == '_' || vv[i] == '-';
+		if (!ok)
+			return at(r, &v->start_mark, "windows[%u].name=%s: must be 1..%d of [A-Za-z0-9_-], not live or today",
+				  wi, vv, CCP_WINDOW_NAME_MAX - 1);
+		memcpy(w->name, vv, l + 1);
+		seen[0] = true;
+		marks[0] = v->start_mark;
+		return 0;
+	}
+	bool len = !strcmp(kn, "length");
+	if (!len && strcmp(kn, "bucket"))
+		return at(r, &k->start_mark, "windows[%u].%s: unknown key (name, length, bucket)", wi, kn);
+	int64_t ms, lo = SEC, hi = len ? 366 * DAY : HOUR;
+	if (ccp_config_parse_duration(vv, &ms) || ms < lo || ms > hi)
+		return at(r, &v->start_mark, "windows[%u].%s=%s: must be %s", wi, kn, vv, len ? "1s..366d" : "1s..1h");
+	if (len)
+		w->length_ms = ms;
+	else
+		w->bucket_ms = ms;
+	seen[len ? 1 : 2] = true;
+	marks[len ? 1 : 2] = v->start_mark;
+	return 0;
+}
+
+/* Reads windows[wi] into w[wi]; w[0..wi) are the windows read before. */
+static int read_window(struct reader *r, struct ccp_window_def *ws, uint32_t wi)
+{
+	struct ccp_window_def *w = &ws[wi];
+	bool seen[3] = {false, false, false};
+	yaml_mark_t marks[3];
+	memset(w, 0, sizeof(*w));
+	memset(marks, 0, sizeof(marks));
+	for (;;) {
+		yaml_event_t k, v;
+		if (next(r, &k))
+			return -1;
+		if (k.type == YAML_MAPPING_END_EVENT) {
+			int rc = 0;
+			char l[32], b[32];
+			format_duration(w->length_ms, l, sizeof(l));
+			format_duration(w->bucket_ms, b, sizeof(b));
+			if (!seen[0] || !seen[1] || !seen[2])
+				rc = at(r, &k.start_mark, "windows[%u]: needs name, length and bucket", wi);
+			else if (w->length_ms % w->bucket_ms)
+				rc = at(r, &marks[1], "windows[%u].length=%s: must be a multiple of bucket (%s)", wi, l, b);
+			else if (w->length_ms / w->bucket_ms > MAX_BUCKETS)
+				rc = at(r, &marks[1], "windows[%u].length=%s: more than %d buckets of %s", wi, l, MAX_BUCKETS, b);
+			for (uint32_t j = 0; !rc && j < wi; j++)
+				if (!strcmp(ws[j].name, w->name))
+					rc = at(r, &marks[0], "windows[%u].name=%s: used twice", wi, w->name);
+			yaml_event_delete(&k);
+			return rc;
+		}
+		if (next(r, &v)) {
+			yaml_event_delete(&k);
+			return -1;
+		}
+		int rc;
+		if (k.type != YAML_SCALAR_EVENT || v.type != YAML_SCALAR_EVENT)
+			rc = at(r, &k.start_mark, "windows[%u]: expected scalar `key: value` pairs", wi);
+		else
+			rc = window_field(r, w, wi, &k, &v, seen, marks);
+		yaml_event_delete(&k);
+		yaml_event_delete(&v);
+		if (rc)
+			return rc;
+	}
+}
+
+static int read_windows(struct reader *r, struct ccp_config *c, const yaml_event_t *start)
 {
 	if (start->type != YAML_SEQUENCE_START_EVENT)
-		return at(r, start, "windows: expected a list of {name, length, bucket}");
-	c->engine.n_windows = 0;
+		return at(r, &start->start_mark, "windows: expected a list of {name, length, bucket}");
+	struct ccp_window_def tmp[CCP_MAX_WINDOWS];
+	uint32_t n = 0;
 	for (;;) {
 		yaml_event_t ev;
 		if (next(r, &ev))
 			return -1;
-		if (ev.type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(&ev);
-			break;
-		}
-		uint32_t wi = c->engine.n_windows;
-		if (ev.type != YAML_MAPPING_START_EVENT || wi >= CCP_MAX_WINDOWS) {
-			int rc = at(r, &ev, wi >= CCP_MAX_WINDOWS ? "windows: at most 16" : "windows[%u]: expected {name, length, bucket}", wi);
-			yaml_event_delete(&ev);
-			return rc;
-		}
+		int rc = 0;
+		bool end = ev.type == YAML_SEQUENCE_END_EVENT;
+		if (end && !n)
+			rc = at(r, &start->start_mark, "windows: needs at least one window (`today` is always there)");
+		else if (!end && n >= CCP_MAX_WINDOWS)
+			rc = at(r, &ev.start_mark, "windows: at most %d", CCP_MAX_WINDOWS);
+		else if (!end && ev.type != YAML_MAPPING_START_EVENT)
+			rc = at(r, &ev.start_mark, "windows[%u]: expected {name, length, bucket}", n);
 		yaml_event_delete(&ev);
-		struct ccp_window_def *w = &c->engine.windows[wi];
-		memset(w, 0, sizeof(*w));
-		for (;;) {
-			yaml_event_t k, v;
-			if (next(r, &k))
-				return -1;
-			if (k.type == YAML_MAPPING_END_EVENT) {
-				if (!w->name[0] || !w->length_ms || !w->bucket_ms) {
-					int rc = at(r, &k, "windows[%u]: needs name, length and bucket", wi);
-					yaml_event_delete(&k);
-					return rc;
-				}
-				if (w->length_ms % w->bucket_ms) {
-					int rc = at(r, &k, "windows[%u] (%s): length must be a multiple of bucket", wi, w->name);
-					yaml_event_delete(&k);
-					return rc;
-				}
-				for (uint32_t j = 0; j < wi; j++)
-					if (!strcmp(c->engine.windows[j].name, w->name)) {
-						int rc = at(r, &k, "windows[%u]: name %s used twice", wi, w->name);
-						yaml_event_delete(&k);
-						return rc;
-					}
-				yaml_event_delete(&k);
-				break;
-			}
-			if (next(r, &v)) {
-				yaml_event_delete(&k);
-				return -1;
-			}
-			int rc = 0;
-			if (k.type != YAML_SCALAR_EVENT || v.type != YAML_SCALAR_EVENT) {
-				rc = at(r, &k, "windows[%u]: expected scalar key: value", wi);
-			} else {
-				const char *kn = (const char *)k.data.scalar.value, *vv = (const char *)v.data.scalar.value;
-				int64_t ms;
-				if (!strcmp(kn, "name")) {
-					size_t l = strlen(vv);
-					bool ok = l > 0 && l < CCP_WINDOW_NAME_MAX && strcmp(vv, "live") && strcmp(vv, "today");
-					for (size_t i = 0; ok && i < l; i++)
-						ok = isalnum((unsigned char)vv[i]) || vv[i] == '_' || vv[i] == '-';
-					if (!ok)
-						rc = at(r, &v, "windows[%u].name=%s: 1..15 of [A-Za-z0-9_-], not live or today", wi, vv);
-					else
-						memcpy(w->name, vv, l + 1);
-				} else if (!strcmp(kn, "length") || !strcmp(kn, "bucket")) {
-					bool len = kn[0] == 'l';
-					if (parse_duration(vv, &ms) || ms < SEC || ms > 366 * DAY)
-						rc = at(r, &v, "windows[%u].%s=%s: must be a duration 1s..366d", wi, kn, vv);
-					else if (len)
-						w->length_ms = ms;
-					else
-						w->bucket_ms = ms;
-				} else {
-					rc = at(r, &k, "windows[%u].%s: unknown key (name, length, bucket)", wi, kn);
-				}
-			}
-			yaml_event_delete(&k);
-			yaml_event_delete(&v);
-			if (rc)
-				return rc;
-		}
-		c->engine.n_windows++;
+		if (rc)
+			return rc;
+		if (end)
+			break;
+		if (read_window(r, tmp, n))
+			return -1;
+		n++;
 	}
-	if (!c->engine.n_windows)
-		return errf(r->err, r->errlen, "%s: windows: at least one window", r->path);
+	/* The list replaces the defaults as a whole, and only once complete. */
+	memcpy(c->engine.windows, tmp, sizeof(tmp[0]) * n);
+	c->engine.n_windows = n;
 	return 0;
 }
 
-/* Reads a mapping whose keys extend `path`. */
-static int read_mapping(struct reader *r, struct ccp_config *c, char *path, size_t plen)
+/* Reads a mapping whose keys extend `path` (dotted). */
+static int read_mapping(struct reader *r, struct ccp_config *c, char *path, size_t plen, int depth)
 {
+	if (depth > 16)
+		return errf(r->err, r->errlen, "%s: %s: nested too deep", r->path, path);
 	for (;;) {
 		yaml_event_t k;
 		if (next(r, &k))
@@ -434,20 +806,20 @@ static int read_mapping(struct reader *r, struct ccp_config *c, char *path, size
 			return 0;
 		}
 		if (k.type != YAML_SCALAR_EVENT) {
-			int rc = at(r, &k, "%s: expected a key", plen ? path : "(top)");
+			int rc = at(r, &k.start_mark, "%s: expected a key", plen ? path : "(top level)");
 			yaml_event_delete(&k);
 			return rc;
 		}
-		size_t kl = strlen((const char *)k.data.scalar.value);
-		if (plen + kl + 2 > 1024) {
-			int rc = at(r, &k, "key path too long");
+		size_t kl = k.data.scalar.length;
+		if (plen + kl + 2 > 1024 || memchr(scalar(&k), 0, kl)) {
+			int rc = at(r, &k.start_mark, "key too long or holding NUL");
 			yaml_event_delete(&k);
 			return rc;
 		}
 		size_t nl = plen;
 		if (plen)
 			path[nl++] = '.';
-		memcpy(path + nl, k.data.scalar.value, kl + 1);
+		memcpy(path + nl, scalar(&k), kl + 1);
 		nl += kl;
 		yaml_event_t v;
 		if (next(r, &v)) {
@@ -458,18 +830,59 @@ static int read_mapping(struct reader *r, struct ccp_config *c, char *path, size
 		if (!strcmp(path, "windows")) {
 			rc = read_windows(r, c, &v);
 		} else if (v.type == YAML_MAPPING_START_EVENT) {
-			rc = read_mapping(r, c, path, nl);
+			rc = read_mapping(r, c, path, nl, depth + 1);
 		} else if (v.type == YAML_SCALAR_EVENT) {
-			char e2[400];
-			if (ccp_config_set(c, path, (const char *)v.data.scalar.value, e2, sizeof(e2)))
-				rc = at(r, &v, "%s", e2);
+			char e2[600];
+			if (memchr(scalar(&v), 0, v.data.scalar.length))
+				rc = at(r, &v.start_mark, "%s: value holds a NUL byte", path);
+			else {
+				int s = set_path(c, path, scalar(&v), e2, sizeof(e2));
+				if (s)
+					rc = at(r, s == UNKNOWN_KEY ? &k.start_mark : &v.start_mark, "%s", e2);
+			}
+		} else if (v.type == YAML_ALIAS_EVENT) {
+			rc = at(r, &v.start_mark, "%s: YAML aliases (*name) are not supported", path);
 		} else {
-			rc = at(r, &v, "%s: expected a value or a mapping", path);
+			rc = at(r, &v.start_mark, "%s: expected a value or a mapping", path);
 		}
 		yaml_event_delete(&k);
 		yaml_event_delete(&v);
 		path[plen] = 0;
 		if (rc)
+			return rc;
+	}
+}
+
+static int read_stream(struct reader *r, struct ccp_config *c)
+{
+	char keypath[1024] = "";
+	for (;;) {
+		yaml_event_t ev;
+		if (next(r, &ev))
+			return -1;
+		int rc = 0;
+		bool done = false;
+		switch (ev.type) {
+		case YAML_STREAM_START_EVENT:
+		case YAML_DOCUMENT_START_EVENT:
+		case YAML_DOCUMENT_END_EVENT:
+			break;
+		case YAML_MAPPING_START_EVENT:
+			rc = read_mapping(r, c, keypath, 0, 0);
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (ev.data.scalar.length == 0)
+				break; /* an empty document */
+			/* fallthrough */
+		default:
+			rc = at(r, &ev.start_mark, "the top level must be a mapping of keys");
+			break;
+		}
+		yaml_event_delete(&ev);
+		if (rc || done)
 			return rc;
 	}
 }
@@ -485,53 +898,36 @@ int ccp_config_load_file(struct ccp_config *c, const char *path, char *err, size
 		return errf(err, errlen, "%s: out of memory", path);
 	}
 	yaml_parser_set_input_file(&r.p, f);
-	int rc = 0;
-	char keypath[1024] = "";
-	bool done = false;
-	while (!done && !rc) {
-		yaml_event_t ev;
-		if (next(&r, &ev)) {
-			rc = -1;
-			break;
-		}
-		switch (ev.type) {
-		case YAML_STREAM_START_EVENT:
-		case YAML_DOCUMENT_START_EVENT:
-		case YAML_DOCUMENT_END_EVENT:
-			break;
-		case YAML_MAPPING_START_EVENT:
-			rc = read_mapping(&r, c, keypath, 0);
-			break;
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		case YAML_SCALAR_EVENT:
-			if (ev.data.scalar.length == 0)
-				break; /* an empty file */
-			/* fallthrough */
-		default:
-			rc = at(&r, &ev, "the top level must be a mapping of keys");
-			break;
-		}
-		yaml_event_delete(&ev);
-	}
+	int rc = read_stream(&r, c);
+	if (!rc && ferror(f))
+		rc = errf(err, errlen, "%s: read error", path);
 	yaml_parser_delete(&r.p);
 	fclose(f);
 	return rc;
 }
 
+int ccp_config_load_buffer(struct ccp_config *c, const char *name, const char *yaml, size_t len, char *err,
+			   size_t errlen)
+{
+	struct reader r = {.path = name, .err = err, .errlen = errlen};
+	if (!yaml_parser_initialize(&r.p))
+		return errf(err, errlen, "%s: out of memory", name);
+	yaml_parser_set_input_string(&r.p, (const unsigned char *)yaml, len);
+	int rc = read_stream(&r, c);
+	yaml_parser_delete(&r.p);
+	return rc;
+}
+
+/* ---- finish, free ------------------------------------------------------- */
+
 int ccp_config_finish(struct ccp_config *c, char *err, size_t errlen)
 {
 	c->engine.sl_overrides = c->overrides;
-	if (strncmp(c->redis_url, "redis://", 8))
-		return errf(err, errlen, "redis.url=%s: must start with redis://", c->redis_url);
-	if (!c->prefix[0] || strpbrk(c->prefix, " \t\r\n"))
-		return errf(err, errlen, "prefix=\"%s\": must be non-empty, without spaces", c->prefix);
 	ccp_tz_free(c->tz);
 	c->tz = ccp_tz_load(c->timezone, err, errlen);
+	c->engine.tz = c->tz;
 	if (!c->tz)
 		return -1;
-	c->engine.tz = c->tz;
 	char e2[256];
 	struct ccp_engine *probe = ccp_engine_new(&c->engine, e2, sizeof(e2));
 	if (!probe)
@@ -540,83 +936,139 @@ int ccp_config_finish(struct ccp_config *c, char *err, size_t errlen)
 	return 0;
 }
 
-void ccp_config_release(struct ccp_config *c)
+void ccp_config_free(struct ccp_config *c)
 {
 	ccp_tz_free(c->tz);
 	c->tz = NULL;
 	c->engine.tz = NULL;
+	cfg_free(c, c->kafka);
+	c->kafka = NULL;
+	c->n_kafka = c->_kafka_cap = 0;
+	cfg_free(c, c->overrides);
+	c->overrides = NULL;
+	c->engine.sl_overrides = NULL;
+	c->engine.n_sl_overrides = c->_overrides_cap = 0;
 }
 
-/* Secrets: the password in a URL and any kafka.*password* / *secret*. */
-static bool secret_name(const char *k)
+/* ---- printing ----------------------------------------------------------- */
+
+/* kafka.* settings whose values are secrets (librdkafka's names). */
+static bool secret_kafka_key(const char *k)
 {
-	return strstr(k, "password") || strstr(k, "secret") || strstr(k, "sasl.oauthbearer.config");
+	return strstr(k, "password") || strstr(k, "secret") || strstr(k, "key.pem") || strstr(k, "ssl_key") ||
+	       strstr(k, "oauthbearer.config");
 }
 
-static void print_redacted_url(FILE *f, const char *url)
+/* A YAML double-quoted scalar (JSON string syntax is valid YAML). */
+static void put_quoted(FILE *f, const char *s)
 {
-	const char *at_ = strrchr(url, '@'), *scheme = strstr(url, "://");
-	const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-	if (at_ && colon && colon < at_)
-		fprintf(f, "%.*s:***%s", (int)(colon - url), url, at_);
-	else
-		fputs(url, f);
+	char buf[4 * CCP_CONFIG_STR_MAX];
+	ccp_json_escape(buf, sizeof(buf), s, strlen(s));
+	fprintf(f, "\"%s\"", buf);
+}
+
+static bool plain_key(const char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+			return false;
+	return true;
 }
 
 void ccp_config_print(const struct ccp_config *c, FILE *f)
 {
+	char b[CCP_CONFIG_STR_MAX];
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const struct key *k = &keys[i];
 		const char *p = (const char *)c + k->off;
 		fprintf(f, "%s: ", k->name);
-		if (k->type == T_DUR || k->type == T_INT) {
+		if (k->type == T_DUR) {
 			int64_t v;
 			memcpy(&v, p, sizeof(v));
-			fprintf(f, k->type == T_DUR ? "%" PRId64 "ms\n" : "%" PRId64 "\n", v);
+			format_duration(v, b, sizeof(b));
+			fprintf(f, "%s\n", b);
+		} else if (k->type == T_INT) {
+			int64_t v;
+			memcpy(&v, p, sizeof(v));
+			fprintf(f, "%" PRId64 "\n", v);
 		} else if (k->type == T_U32) {
 			uint32_t v;
 			memcpy(&v, p, sizeof(v));
-			fprintf(f, "%u\n", v);
-		} else if (!strcmp(k->name, "redis.url")) {
-			print_redacted_url(f, p);
-			fputc('\n', f);
+			fprintf(f, "%" PRIu32 "\n", v);
 		} else {
-			fprintf(f, "\"%s\"\n", p);
+			put_quoted(f, shown(k, p, b, sizeof(b)));
+			fputc('\n', f);
 		}
 	}
 	fprintf(f, "windows:\n");
-	for (uint32_t i = 0; i < c->engine.n_windows; i++)
-		fprintf(f, "  - {name: %s, length: %" PRId64 "ms, bucket: %" PRId64 "ms}\n", c->engine.windows[i].name,
-			c->engine.windows[i].length_ms, c->engine.windows[i].bucket_ms);
+	for (uint32_t i = 0; i < c->engine.n_windows; i++) {
+		char l[32], g[32];
+		format_duration(c->engine.windows[i].length_ms, l, sizeof(l));
+		format_duration(c->engine.windows[i].bucket_ms, g, sizeof(g));
+		fprintf(f, "  - {name: \"%s\", length: %s, bucket: %s}\n", c->engine.windows[i].name, l, g);
+	}
 	for (uint32_t i = 0; i < c->engine.n_sl_overrides; i++)
-		for (int ch = 0; ch < CCP_CH__COUNT; ch++)
-			if (c->overrides[i].threshold_ms[ch])
-				fprintf(f, "queues.%s.service_level.%s: %" PRId64 "ms\n", c->overrides[i].queue,
-					ccp_channel_names[ch], c->overrides[i].threshold_ms[ch]);
-	for (uint32_t i = 0; i < c->n_kafka; i++)
-		fprintf(f, "kafka.%s: \"%s\"\n", c->kafka[i].key, secret_name(c->kafka[i].key) ? "***" : c->kafka[i].value);
+		for (int ch = 0; ch < CCP_CH__COUNT; ch++) {
+			if (!c->overrides[i].threshold_ms[ch])
+				continue;
+			char key[CCP_ID_MAX_BYTES + 64];
+			snprintf(key, sizeof(key), "queues.%s.service_level.%s", c->overrides[i].queue, ccp_channel_names[ch]);
+			format_duration(c->overrides[i].threshold_ms[ch], b, sizeof(b));
+			if (plain_key(key))
+				fputs(key, f);
+			else
+				put_quoted(f, key);
+			fprintf(f, ": %s\n", b);
+		}
+	for (uint32_t i = 0; i < c->n_kafka; i++) {
+		char key[160];
+		snprintf(key, sizeof(key), "kafka.%s", c->kafka[i].key);
+		if (plain_key(key))
+			fputs(key, f);
+		else
+			put_quoted(f, key);
+		fputs(": ", f);
+		put_quoted(f, secret_kafka_key(c->kafka[i].key) ? "***" : c->kafka[i].value);
+		fputc('\n', f);
+	}
 }
 
 void ccp_config_doc_markdown(FILE *f)
 {
-	fprintf(f, "| key | environment | default | range | meaning |\n|---|---|---|---|---|\n");
+	fprintf(f, "# Configuration keys\n\n"
+		   "Generated by `ccpulse config-doc` from the key table in src/config.c; a unit test fails when\n"
+		   "this file is out of date. Precedence: defaults < YAML file (`-c FILE`) < environment\n"
+		   "(`CCPULSE_<KEY>`) < flags. Durations are written `250ms`, `10s`, `5m`, `1h`, `7d` or as\n"
+		   "plain milliseconds. Unknown keys are errors.\n\n");
+	fprintf(f, "| key | environment | flag | default | range | meaning |\n|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const struct key *k = &keys[i];
-		char env[128] = "CCPULSE_";
-		size_t n = 8;
-		for (const char *p = k->name; *p && n < sizeof(env) - 1; p++)
-			env[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
-		env[n] = 0;
-		char range[96] = "";
-		if (k->type == T_DUR)
-			snprintf(range, sizeof(range), "%" PRId64 "ms..%" PRId64 "ms", k->min, k->max);
-		else if (k->type == T_INT || k->type == T_U32)
+		char env[128], range[96] = "", flag[40] = "";
+		env_name(k->name, env, sizeof(env));
+		if (k->flag)
+			snprintf(flag, sizeof(flag), "`%s`", k->flag);
+		if (k->type == T_DUR) {
+			char lo[32], hi[32];
+			format_duration(k->min, lo, sizeof(lo));
+			format_duration(k->max, hi, sizeof(hi));
+			snprintf(range, sizeof(range), "%s..%s", lo, hi);
+		} else if (k->type == T_INT || k->type == T_U32) {
 			snprintf(range, sizeof(range), "%" PRId64 "..%" PRId64, k->min, k->max);
-		else if (k->type == T_ENUM)
-			snprintf(range, sizeof(range), "%s", k->choices);
-		fprintf(f, "| `%s` | `%s` | `%s` | %s | %s |\n", k->name, env, k->def, range, k->help);
+		} else if (k->type == T_ENUM) {
+			size_t n = 0;
+			for (const char *p = k->choices; *p && n + 3 < sizeof(range); p++) {
+				if (*p == '|') {
+					memcpy(range + n, ", ", 2);
+					n += 2;
+				} else
+					range[n++] = *p;
+			}
+			range[n] = 0;
+		}
+		fprintf(f, "| `%s` | `%s` | %s | `%s` | %s | %s |\n", k->name, env, flag, k->def, range, k->help);
 	}
-	fprintf(f, "| `windows` | | 5m/10s, 15m/10s, 1h/10s, 24h/5m | 1..16 | list of `{name, length, bucket}`; `today` is always there |\n");
-	fprintf(f, "| `queues.<queue>.service_level.<channel>` | | the channel's threshold | 1ms..30d | answer target for one queue and channel |\n");
-	fprintf(f, "| `kafka.<librdkafka key>` | | | | any other librdkafka setting, passed through unchanged |\n");
+	fprintf(f, "| `windows` | | | 5m/10s, 15m/10s, 1h/10s, 24h/5m | 1..%d windows; bucket 1s..1h; length a multiple of bucket, at most %d buckets | list of `{name, length, bucket}`; names of [A-Za-z0-9_-], unique, not `live` or `today` (`today` is always there) |\n",
+		CCP_MAX_WINDOWS, MAX_BUCKETS);
+	fprintf(f, "| `queues.<queue>.service_level.<channel>` | | | the channel's threshold | 1ms..30d | answer target for one queue and channel |\n");
+	fprintf(f, "| `kafka.<librdkafka key>` | | | | | any other librdkafka setting, passed through unchanged in file order; values of keys naming a password or secret are never printed |\n");
 }
