@@ -107,6 +107,7 @@ struct ccp_sink_redis {
 	void *close_ud;
 	int handles_open;       /* timers not yet closed */
 	int resolves_pending;
+	struct resolve *resolving; /* the newest lookup, while pending */
 
 	redisAsyncContext *ac;  /* current connection, or NULL */
 	uint64_t gen;           /* connection generation, +1 per attempt */
@@ -773,6 +774,8 @@ static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	struct resolve *rv = req->data;
 	struct ccp_sink_redis *s = rv->s;
 	uint64_t gen = rv->gen;
+	if (s->resolving == rv)
+		s->resolving = NULL;
 	free(rv);
 	s->resolves_pending--;
 	if (s->closing || gen != s->gen || s->state != CCP_SINK_REDIS_RESOLVING) {
@@ -835,6 +838,7 @@ static void start_connect(struct ccp_sink_redis *s)
 		return;
 	}
 	s->resolves_pending++;
+	s->resolving = rv;
 }
 
 /* ---- watchdog ----------------------------------------------------------- */
@@ -1202,6 +1206,10 @@ static void finish_close(struct ccp_sink_redis *s, const char *why)
 		}
 		e = next;
 	}
+	/* A lookup not yet started in the pool ends at once (UV_ECANCELED);
+	 * one under way finishes first, and the sink waits for it. */
+	if (s->resolving)
+		uv_cancel((uv_req_t *)&s->resolving->req);
 	uv_close((uv_handle_t *)&s->conn_timer, handle_closed_cb);
 	uv_close((uv_handle_t *)&s->tick, handle_closed_cb);
 }
