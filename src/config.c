@@ -84,7 +84,7 @@ static const struct key keys[] = {
 	 .help = "where rejected events are copied, with the reason in a header; empty: off"},
 	{.name = "redis.url", .type = T_STR, STR(redis_url), .def = "redis://127.0.0.1:6379/0", .flag = "--redis", .arg = "URL",
 	 .check = check_redis_url, .secret_value = true,
-	 .help = "redis://[[user]:password@]HOST[:PORT][/DB]; the password is never printed"},
+	 .help = "redis://[[user]:password@]HOST[:PORT][/DB] or unix://[[user]:password@]/PATH[?db=DB]; user and password percent-encoded; the password is never printed"},
 	{.name = "prefix", .type = T_STR, STR(prefix), .def = "ccpulse", .flag = "--prefix", .arg = "PREFIX", .check = check_prefix,
 	 .help = "prefix of every Redis key"},
 	{.name = "http.addr", .type = T_STR, STR(http_addr), .def = "127.0.0.1:8080", .flag = "--http", .arg = "HOST:PORT",
@@ -298,44 +298,13 @@ static int split_host_port(const char *s, size_t n, char *host, size_t hostlen, 
 	return parse_port(rest + 1, rl - 1, port_min, port);
 }
 
+/* One parser for Redis addresses (redis_url.h), shared with the sink. */
 static int check_redis_url(struct ccp_config *c, const char *v, char *err, size_t errlen)
 {
-	struct ccp_redis_target t;
-	memset(&t, 0, sizeof(t));
-	t.port = 6379;
-	if (strncmp(v, "redis://", 8))
-		return errf(err, errlen, "must start with redis://");
-	const char *p = v + 8;
-	const char *slash = strchr(p, '/');
-	const char *at = strrchr(p, '@'); /* a password may hold '/' or '@' */
-	if (at) {
-		if (slash && slash < at)
-			slash = strchr(at, '/');
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		size_t ul = colon ? (size_t)(colon - p) : (size_t)(at - p);
-		if (!colon)
-			return errf(err, errlen, "credentials must be user:password@ or :password@");
-		size_t pl = (size_t)(at - colon - 1);
-		if (ul >= sizeof(t.user) || pl >= sizeof(t.password))
-			return errf(err, errlen, "user or password too long");
-		if (!pl)
-			return errf(err, errlen, "empty password (leave out the user:password@ part for none)");
-		memcpy(t.user, p, ul);
-		memcpy(t.password, colon + 1, pl);
-		p = at + 1;
-	}
-	size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-	if (split_host_port(p, hl, t.host, sizeof(t.host), &t.port, false, 1))
-		return errf(err, errlen, "expected HOST[:PORT] with a port 1..65535 after redis://");
-	if (slash && slash[1]) {
-		char *end;
-		errno = 0;
-		unsigned long db = strtoul(slash + 1, &end, 10);
-		if (!isdigit((unsigned char)slash[1]) || *end || errno || db > 1000000)
-			return errf(err, errlen, "database must be a number 0..1000000");
-		t.db = (uint32_t)db;
-	}
-	c->redis = t;
+	struct ccp_redis_url u;
+	if (ccp_redis_url_parse(&u, v, err, errlen))
+		return -1;
+	c->redis = u;
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include <stdio.h>
 
 #include "ccpulse/engine.h"
+#include "ccpulse/redis_url.h"
 
 #define CCP_CONFIG_STR_MAX 512
 #define CCP_CONFIG_MAX_KAFKA 256       /* kafka.* pass-through settings */
@@ -40,15 +41,6 @@
 struct ccp_kafka_kv {
 	char key[128];
 	char value[CCP_CONFIG_STR_MAX];
-};
-
-/* redis.url, parsed: redis://[[user]:password@]host[:port][/db]. */
-struct ccp_redis_target {
-	char user[128];
-	char password[256]; /* secret: never printed */
-	char host[256];     /* brackets of an IPv6 literal removed */
-	uint16_t port;      /* default 6379 */
-	uint32_t db;        /* default 0 */
 };
 
 /* Where the config module gets memory. The fuzz target swaps in one that
@@ -75,7 +67,7 @@ struct ccp_config {
 	struct ccp_kafka_kv *kafka;  /* kafka.* pass-through, in file order */
 	uint32_t n_kafka;
 	char redis_url[CCP_CONFIG_STR_MAX];
-	struct ccp_redis_target redis; /* parsed from redis_url */
+	struct ccp_redis_url redis;    /* parsed from redis_url (redis_url.h) */
 	char prefix[64];
 	char http_addr[128];
 	int64_t publish_interval_ms;

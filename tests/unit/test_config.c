@@ -162,8 +162,8 @@ static void test_errors_name_file_line_key(void **state)
 		{"dedup:\n  max_ids: -1\n", "dedup.max_ids=-1: must be 1000..1000000000"},
 		{"queues:\n  q:\n    service_level: {fax: 1s}\n", "queues.q.service_level.fax: expected"},
 		{"queues:\n  q:\n    service_level: {chat: 0}\n", "queues.q.service_level.chat=0: must be"},
-		{"redis:\n  url: http://x\n", "t.yaml:2:8: redis.url=http://x: must start with redis://"},
-		{"redis: {url: \"redis://u:pw@h:99999/0\"}\n", "redis.url=redis://u:***@h:99999/0: expected HOST[:PORT]"},
+		{"redis:\n  url: http://x\n", "t.yaml:2:8: redis.url=http://x: "},
+		{"redis: {url: \"redis://u:pw@h:99999/0\"}\n", "t.yaml:1:14: redis.url=redis://u:***@h:99999/0: "},
 		{"http: {addr: localhost}\n", "http.addr=localhost: expected HOST:PORT"},
 		{"prefix: \"a b\"\n", "prefix=a b: must not hold spaces"},
 		{"kafka: {brokers: \"\"}\n", "kafka.brokers=: must not be empty"},
@@ -210,13 +210,14 @@ static void test_redis_url(void **state)
 		{"redis://cache", "", "", "cache", 6379, 0},
 		{"redis://cache/", "", "", "cache", 6379, 0},
 		{"redis://:s3cret@cache:7000/15", "", "s3cret", "cache", 7000, 15},
-		{"redis://app:p@ss/w@rd@[::1]:6380/2", "app", "p@ss/w@rd", "::1", 6380, 2},
+		{"redis://app:p%40ss%2Fw@[::1]:6380/2", "app", "p@ss/w", "::1", 6380, 2},
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		ccp_config_free(cfg);
 		ccp_config_defaults(cfg);
 		if (ccp_config_set(cfg, "redis.url", ok[i].url, err, sizeof(err)))
 			fail_msg("%s rejected: %s", ok[i].url, err);
+		assert_int_equal(cfg->redis.has_password, ok[i].password[0] != 0);
 		assert_string_equal(cfg->redis.user, ok[i].user);
 		assert_string_equal(cfg->redis.password, ok[i].password);
 		assert_string_equal(cfg->redis.host, ok[i].host);
@@ -226,7 +227,7 @@ static void test_redis_url(void **state)
 	static const char *const bad[] = {
 		"redis://",        "redis://:6379",         "redis://h:0",        "redis://h:65536",
 		"redis://h:12a",   "redis://h/db",          "redis://h/-1",       "rediss://h",
-		"redis://u@h",     "redis://u:@h",          "redis://[::1/0",     "redis://h x:1",
+		"redis://[::1/0",  "redis://h x:1",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (!ccp_config_set(cfg, "redis.url", bad[i], err, sizeof(err)))
@@ -234,7 +235,11 @@ static void test_redis_url(void **state)
 	/* The password never shows in an error. */
 	assert_int_equal(ccp_config_set(cfg, "redis.url", "redis://u:topsecret@h:0", err, sizeof(err)), -1);
 	assert_null(strstr(err, "topsecret"));
-	assert_non_null(strstr(err, "redis://u:***@h:0"));
+	assert_non_null(strstr(err, "redis.url=redis://u:***@h:0: "));
+	assert_int_equal(ccp_config_set(cfg, "redis.url", "unix://:pw@/run/redis.sock?db=3", err, sizeof(err)), 0);
+	assert_int_equal(cfg->redis.kind, CCP_REDIS_URL_UNIX);
+	assert_string_equal(cfg->redis.path, "/run/redis.sock");
+	assert_int_equal(cfg->redis.db, 3);
 }
 
 static void test_env_and_flags(void **state)
