@@ -9,16 +9,22 @@
  *   bucket held for the histogram (amortized O(1) per event). Ring slots
  *   are recycled lazily: a slot is cleared when a newer bucket first
  *   writes to it. `today` is a running accumulator reset at local midnight.
- * - Per event, in order: dedup, late check, clock advance (windows slide,
- *   deadlines before the event's time are settled, old records expire),
- *   the event, then deadlines at the event's time (so a promise kept
- *   exactly at its deadline is on time).
+ * - Per event, in order (notes/semantics.md): dedup, late check, clock
+ *   advance (windows slide, `today` rolls over, dedup ids and records older
+ *   than their horizons are dropped), the event, then every promise whose
+ *   due <= now comes due. So a promise kept exactly at its deadline is on
+ *   time, and one cancelled exactly at it is due and broken. Expiry runs
+ *   before the event because no record may be held longer than the
+ *   horizon: at that clock it is already gone.
  * - Pairing state (contacts, promises, complaints, agents) lives in
  *   record arrays indexed by u32 with free lists, found through idmaps
  *   keyed by (queue, id hash). No per-event malloc: arrays grow by doubling.
  * - Expiry and deadlines use lazy min-heaps: an entry carries the record's
- *   generation and start; a stale entry is discarded when it surfaces, and
- *   a heap is rebuilt from live records when stale entries dominate.
+ *   generation and time; a stale entry is discarded when it surfaces, and a
+ *   heap is rebuilt from its live entries when stale ones dominate
+ *   (amortized O(1) per event). Each queue's waiting contacts sit in an
+ *   intrusive min-heap by offer ts (the contact knows its slot), so the
+ *   oldest waiting offer is exact at any time and leaving costs O(log n).
  */
 #include "ccpulse/engine.h"
 
@@ -61,6 +67,18 @@ struct wstate {
 	uint8_t has_max;
 };
 
+/* Lazy heap entry: `ref` is the record index (kind in the top 2 bits for
+ * the expiry heap). */
+struct hent {
+	int64_t t;
+	uint32_t ref, gen;
+};
+
+struct heap {
+	struct hent *a;
+	uint32_t n, cap;
+};
+
 /* One queue. Owner: its engine. */
 struct queue {
 	char *name;
@@ -68,8 +86,10 @@ struct queue {
 	int64_t thr[CCP_CH__COUNT];
 	struct bucket *buckets[MAX_RINGS];
 	struct wstate *ws; /* n_windows + 1 (today last) */
-	uint64_t waiting, promises_open, promises_overdue, complaints_open;
+	uint64_t promises_open, promises_overdue, complaints_open;
 	uint64_t agents[CCP_AGENT__COUNT];
+	uint32_t *wh; /* waiting contacts (indices), min-heap by offer ts */
+	uint32_t wn, wcap; /* wn is the live `waiting` count */
 };
 
 struct ring {
@@ -90,6 +110,7 @@ struct contact {
 	uint64_t key;
 	int64_t offer_ts, answer_ts, start;
 	uint32_t q, gen, next_free;
+	uint32_t hpos; /* slot in its queue's waiting heap, NONE if not waiting */
 	uint8_t live, has_offer, has_answer, tin, channel;
 };
 
@@ -115,18 +136,6 @@ struct agent {
 	uint32_t *qs; /* queue indices */
 	uint32_t nq, cap;
 	uint8_t state, seen;
-};
-
-/* Lazy heap entry: `ref` is the record index (kind in the top 2 bits for
- * the expiry heap). */
-struct hent {
-	int64_t t;
-	uint32_t ref, gen;
-};
-
-struct heap {
-	struct hent *a;
-	uint32_t n, cap;
 };
 
 /* A record array with a free list. */
@@ -166,12 +175,6 @@ struct ccp_engine {
 	struct ccp_dedup dedup;
 	struct ccp_engine_counters counters;
 
-	/* Read-side cache of the oldest waiting offer per queue; rebuilt when
-	 * `applied` moved. Mutable in const readers: single-threaded owner. */
-	uint64_t applied, oldest_at;
-	int64_t *oldest;
-	uint32_t oldest_cap;
-	struct ccp_hist scratch_hist;
 };
 
 /* ---- small containers -------------------------------------------------- */
@@ -391,9 +394,6 @@ static uint32_t queue_get(struct ccp_engine *e, struct ccp_str name)
 	}
 	if (ccp__idmap_put(&e->queue_map, h, e->n_queues))
 		oom();
-	if (grow_array((void **)&e->oldest, &e->oldest_cap, e->n_queues + 1, sizeof(int64_t)))
-		oom();
-	e->oldest_at = UINT64_MAX;
 	return e->n_queues++;
 }
 
@@ -472,16 +472,76 @@ static void slide(struct ccp_engine *e, struct queue *q, uint32_t w, int64_t fro
 
 /* ---- records ---------------------------------------------------------- */
 
-static bool waiting(const struct contact *c)
+/* ---- the waiting heap of a queue: contacts by offer ts ---------------- */
+
+static struct contact *contact_at(const struct ccp_engine *e, uint32_t i)
 {
-	return c->has_offer && !c->has_answer;
+	return pool_at(&e->contacts, i);
+}
+
+static void wh_place(struct ccp_engine *e, struct queue *q, uint32_t pos, uint32_t ci)
+{
+	q->wh[pos] = ci;
+	contact_at(e, ci)->hpos = pos;
+}
+
+static void wh_sift(struct ccp_engine *e, struct queue *q, uint32_t pos)
+{
+	uint32_t ci = q->wh[pos];
+	int64_t t = contact_at(e, ci)->offer_ts;
+	while (pos) {
+		uint32_t p = (pos - 1) / 2;
+		if (contact_at(e, q->wh[p])->offer_ts <= t)
+			break;
+		wh_place(e, q, pos, q->wh[p]);
+		pos = p;
+	}
+	for (;;) {
+		uint32_t c = 2 * pos + 1;
+		if (c >= q->wn)
+			break;
+		if (c + 1 < q->wn && contact_at(e, q->wh[c + 1])->offer_ts < contact_at(e, q->wh[c])->offer_ts)
+			c++;
+		if (contact_at(e, q->wh[c])->offer_ts >= t)
+			break;
+		wh_place(e, q, pos, q->wh[c]);
+		pos = c;
+	}
+	wh_place(e, q, pos, ci);
+}
+
+/* Contact ci starts waiting, or waits again from a new offer ts. */
+static void wh_set(struct ccp_engine *e, struct queue *q, uint32_t ci)
+{
+	struct contact *c = contact_at(e, ci);
+	if (c->hpos == NONE) {
+		if (grow_array((void **)&q->wh, &q->wcap, q->wn + 1, sizeof(uint32_t)))
+			oom();
+		c->hpos = q->wn++;
+		q->wh[c->hpos] = ci;
+	}
+	wh_sift(e, q, c->hpos);
+}
+
+/* Contact ci stops waiting (answered, or its record is dropped). */
+static void wh_remove(struct ccp_engine *e, struct queue *q, uint32_t ci)
+{
+	struct contact *c = contact_at(e, ci);
+	uint32_t pos = c->hpos;
+	if (pos == NONE)
+		return;
+	c->hpos = NONE;
+	uint32_t last = q->wh[--q->wn];
+	if (pos < q->wn) {
+		wh_place(e, q, pos, last);
+		wh_sift(e, q, pos);
+	}
 }
 
 static void release_contact(struct ccp_engine *e, uint32_t i)
 {
 	struct contact *c = pool_at(&e->contacts, i);
-	if (waiting(c))
-		e->queues[c->q].waiting--;
+	wh_remove(e, &e->queues[c->q], i);
 	ccp__idmap_del(&e->contact_map, c->key);
 	c->live = 0;
 	GIVE(&e->contacts, struct contact, i);
@@ -578,9 +638,9 @@ static void expire(struct ccp_engine *e)
 	expiry_compact(e);
 }
 
-/* Promises whose deadline has passed are counted in the bucket of `due`.
- * Before an event is applied only deadlines strictly before its time are
- * settled, so a promise kept exactly at its deadline is on time. */
+/* Promises whose due <= upto come due, counted in the bucket of `due`.
+ * Runs after each event (and after a wall-clock advance), never before
+ * the event: a promise kept exactly at its deadline is on time. */
 static void process_dues(struct ccp_engine *e, int64_t upto)
 {
 	while (e->dues.n && e->dues.a[0].t <= upto) {
@@ -640,7 +700,6 @@ static void set_now(struct ccp_engine *e, int64_t now)
 			wstate_reset(&e->queues[qi].ws[e->n_win]);
 	}
 	ccp__dedup_expire(&e->dedup, now);
-	process_dues(e, now - 1);
 	expire(e);
 }
 
@@ -650,7 +709,6 @@ void ccp_engine_advance_to(struct ccp_engine *e, int64_t now_ms)
 		return;
 	set_now(e, now_ms);
 	process_dues(e, e->now);
-	e->applied++;
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -669,6 +727,7 @@ static uint32_t contact_new(struct ccp_engine *e, uint32_t q, uint64_t key)
 	c->key = key;
 	c->q = q;
 	c->live = 1;
+	c->hpos = NONE;
 	if (ccp__idmap_put(&e->contact_map, key, i))
 		oom();
 	return i;
@@ -688,8 +747,6 @@ static void on_contact(struct ccp_engine *e, const struct ccp_event *ev, uint32_
 		if (!c) {
 			ci = contact_new(e, q, key);
 			c = pool_at(&e->contacts, ci);
-		} else if (waiting(c)) {
-			e->queues[q].waiting--;
 		}
 		c->has_offer = 1;
 		c->has_answer = 0; /* a new offer starts a new wait */
@@ -697,7 +754,7 @@ static void on_contact(struct ccp_engine *e, const struct ccp_event *ev, uint32_
 		c->channel = (uint8_t)ev->channel;
 		c->tin = ev->transfer_from.len > 0;
 		c->start = ts;
-		e->queues[q].waiting++;
+		wh_set(e, &e->queues[q], ci);
 		expiry_push(e, R_CONTACT, ci, c->gen, ts);
 		break;
 	case CCP_EV_CONTACT_ANSWERED:
@@ -716,8 +773,7 @@ static void on_contact(struct ccp_engine *e, const struct ccp_event *ev, uint32_
 			c->start = ts;
 			expiry_push(e, R_CONTACT, ci, c->gen, ts);
 		}
-		if (waiting(c))
-			e->queues[q].waiting--;
+		wh_remove(e, &e->queues[q], ci);
 		c->has_answer = 1;
 		c->answer_ts = ts;
 		break;
@@ -917,7 +973,6 @@ enum ccp_apply_result ccp_engine_apply(struct ccp_engine *e, const struct ccp_ev
 		return CCP_LATE;
 	}
 	set_now(e, after);
-	e->applied++;
 	switch (ev->type) {
 	case CCP_EV_AGENT_STATE:
 		on_agent(e, ev);
@@ -995,7 +1050,6 @@ struct ccp_engine *ccp_engine_new(const struct ccp_engine_config *cfg, char *err
 	e->now = INT64_MIN;
 	e->day_start = e->day_end = INT64_MIN;
 	e->free_chunk = NONE;
-	e->oldest_at = UINT64_MAX;
 	e->contacts = (struct pool){.free = NONE, .size = sizeof(struct contact)};
 	e->promises = (struct pool){.free = NONE, .size = sizeof(struct promise)};
 	e->complaints = (struct pool){.free = NONE, .size = sizeof(struct complaint)};
@@ -1035,6 +1089,7 @@ void ccp_engine_free(struct ccp_engine *e)
 	for (uint32_t i = 0; i < e->n_queues; i++) {
 		free(e->queues[i].name);
 		free(e->queues[i].ws);
+		free(e->queues[i].wh);
 		for (uint32_t r = 0; r < e->n_rings; r++)
 			free(e->queues[i].buckets[r]);
 	}
@@ -1048,7 +1103,6 @@ void ccp_engine_free(struct ccp_engine *e)
 	free(e->complaints.a);
 	free(e->expiry.a);
 	free(e->dues.a);
-	free(e->oldest);
 	ccp__idmap_deinit(&e->queue_map);
 	ccp__idmap_deinit(&e->contact_map);
 	ccp__idmap_deinit(&e->promise_map);
@@ -1122,23 +1176,11 @@ void ccp_engine_window_stats(const struct ccp_engine *e, uint32_t qi, uint32_t w
 
 void ccp_engine_live_stats(const struct ccp_engine *ce, uint32_t qi, struct ccp_live_stats *out)
 {
-	/* The cache is private to the owning thread; see struct ccp_engine. */
-	struct ccp_engine *e = (struct ccp_engine *)ce;
-	if (e->oldest_at != e->applied) {
-		for (uint32_t i = 0; i < e->n_queues; i++)
-			e->oldest[i] = INT64_MAX;
-		for (uint32_t i = 0; i < e->contacts.n; i++) {
-			const struct contact *c = pool_at(&e->contacts, i);
-			if (c->live && waiting(c) && c->offer_ts < e->oldest[c->q])
-				e->oldest[c->q] = c->offer_ts;
-		}
-		e->oldest_at = e->applied;
-	}
-	const struct queue *q = &e->queues[qi];
+	const struct queue *q = &ce->queues[qi];
 	memset(out, 0, sizeof(*out));
-	out->waiting = q->waiting;
-	out->has_oldest_wait = q->waiting && e->oldest[qi] != INT64_MAX;
-	out->oldest_wait_start_ms = out->has_oldest_wait ? e->oldest[qi] : 0;
+	out->waiting = q->wn;
+	out->has_oldest_wait = q->wn > 0;
+	out->oldest_wait_start_ms = q->wn ? contact_at(ce, q->wh[0])->offer_ts : 0;
 	memcpy(out->agents, q->agents, sizeof(out->agents));
 	out->agents[CCP_AGENT_OFFLINE] = 0;
 	out->promises_open = q->promises_open;
@@ -1165,7 +1207,8 @@ size_t ccp_engine_memory_bytes(const struct ccp_engine *e)
 {
 	size_t b = sizeof(*e);
 	for (uint32_t i = 0; i < e->n_queues; i++) {
-		b += sizeof(struct queue) + e->queues[i].len + (e->n_win + 1) * sizeof(struct wstate);
+		b += sizeof(struct queue) + e->queues[i].len + (e->n_win + 1) * sizeof(struct wstate) +
+		     (size_t)e->queues[i].wcap * sizeof(uint32_t);
 		for (uint32_t r = 0; r < e->n_rings; r++)
 			b += (size_t)e->rings[r].n * sizeof(struct bucket);
 	}
