@@ -113,6 +113,7 @@ struct item {
 	int agent;
 	int64_t ts;
 	uint64_t contact;
+	int64_t first_wait_ms; /* of its first answer, -1 before */
 };
 
 struct story {
@@ -128,7 +129,10 @@ struct story {
 	uint64_t channels[CCP_CH__COUNT];
 	int agent_state[20000];
 	int expect_busy_agent; /* after an answer, the next event makes this agent busy */
-	uint64_t waits_answered, shared_agents_seen;
+	uint64_t shared_agents_seen;
+	/* csat after short (<= 20 s) and long (>= 120 s) first waits */
+	double csat_short_sum, csat_long_sum;
+	uint64_t csat_short_n, csat_long_n;
 	/* M/M/c figures, batched by offer time */
 	int nbatch;
 	int64_t batch_ms;
@@ -268,6 +272,7 @@ static void story_line(struct story *st, const char *line, size_t len)
 			CHECK(c->state == C_NONE);
 			CHECK(cn == st->max_contact + 1); /* numbered in offer order */
 			st->max_contact = cn;
+			c->first_wait_ms = -1;
 		}
 		c->state = C_WAITING;
 		c->queue = (int8_t)q;
@@ -282,6 +287,8 @@ static void story_line(struct story *st, const char *line, size_t len)
 		c->agent = a;
 		st->expect_busy_agent = a;
 		int64_t wait = e->ts_ms - c->ts;
+		if (c->first_wait_ms < 0)
+			c->first_wait_ms = wait;
 		if (st->nbatch) {
 			int b = (int)((c->ts - st->cfg->start_ms) / st->batch_ms);
 			if (b < st->nbatch) {
@@ -328,6 +335,13 @@ static void story_line(struct story *st, const char *line, size_t len)
 	case CCP_EV_SURVEY_SUBMITTED:
 		CHECK(c->state == C_DONE);
 		CHECK(e->csat >= 1 && e->csat <= 5);
+		if (c->first_wait_ms <= 20000) {
+			st->csat_short_sum += e->csat;
+			st->csat_short_n++;
+		} else if (c->first_wait_ms >= 120000) {
+			st->csat_long_sum += e->csat;
+			st->csat_long_n++;
+		}
 		for (int d = 1; d < CCP_DIM__COUNT; d++)
 			CHECK((e->dims[d] == 0) == (e->dims[0] == 0));
 		break;
@@ -396,6 +410,13 @@ static void test_every_event_valid_and_consistent(void **state)
 	assert_true(st->channels[CCP_CH_VOICE] > st->channels[CCP_CH_EMAIL]);
 	assert_true(st->channels[CCP_CH_CHAT] > 0);
 	assert_true(st->shared_agents_seen > 0);
+	/* Satisfaction falls with the wait. */
+	assert_true(st->csat_short_n > 1000 && st->csat_long_n > 50);
+	double short_avg = st->csat_short_sum / (double)st->csat_short_n;
+	double long_avg = st->csat_long_sum / (double)st->csat_long_n;
+	print_message("csat after <= 20 s: %.2f (n %llu); after >= 120 s: %.2f (n %llu)\n", short_avg,
+		      (unsigned long long)st->csat_short_n, long_avg, (unsigned long long)st->csat_long_n);
+	assert_true(short_avg > long_avg + 0.4);
 	story_free(st);
 	free(st);
 }
