@@ -96,6 +96,7 @@ struct ring {
 	int64_t g;
 	uint32_t n;
 	int64_t nb; /* newest bucket index: now / g; INT64_MIN before any */
+	int64_t nb_start; /* nb * g */
 };
 
 struct window {
@@ -397,55 +398,81 @@ static uint32_t queue_get(struct ccp_engine *e, struct ccp_str name)
 	return e->n_queues++;
 }
 
-/* Adds `amt` to one sums field (by offset) in the bucket of `ts` and every
- * window holding it. */
-static void add_at(struct ccp_engine *e, uint32_t qi, int64_t ts, size_t off, int64_t amt)
+/* Where one event's figures go: its bucket in each ring that still holds
+ * it, and the windows (bit w; `today` is bit n_win) whose running sums
+ * include it. Found once per event, so each figure then costs a few adds. */
+struct at {
+	struct queue *q;
+	struct bucket *b[MAX_RINGS]; /* NULL: ts is older than that ring */
+	uint32_t wmask;
+};
+
+static int64_t bucket_of(const struct ring *rg, int64_t ts)
 {
-	struct queue *q = &e->queues[qi];
-	for (uint32_t r = 0; r < e->n_rings; r++) {
-		struct ring *rg = &e->rings[r];
-		int64_t k = floor_div(ts, rg->g);
-		if (k > rg->nb || k <= rg->nb - rg->n)
-			continue;
-		struct bucket *b = touch(e, q, r, k);
-		*(int64_t *)((char *)&b->s + off) += amt;
-		for (uint32_t w = 0; w < e->n_win; w++)
-			if (e->win[w].ring == r && k > rg->nb - e->win[w].nbk)
-				*(int64_t *)((char *)&q->ws[w].s + off) += amt;
-	}
-	if (ts >= e->day_start && ts < e->day_end)
-		*(int64_t *)((char *)&q->ws[e->n_win].s + off) += amt;
+	/* Most events fall in the newest bucket: no division for those. */
+	if (ts >= rg->nb_start && ts - rg->nb_start < rg->g)
+		return rg->nb;
+	return floor_div(ts, rg->g);
 }
 
-#define ADD(e, q, ts, field, amt) add_at(e, q, ts, offsetof(struct ccp_sums, field), (int64_t)(amt))
-
-static void add_wait(struct ccp_engine *e, uint32_t qi, int64_t ts, int64_t wait)
+static void at_init(struct ccp_engine *e, struct at *a, uint32_t qi, int64_t ts)
 {
 	struct queue *q = &e->queues[qi];
-	uint16_t bin = ccp_hist_bin(wait);
-	ADD(e, qi, ts, wait_n, 1);
-	ADD(e, qi, ts, wait_sum_ms, wait);
+	a->q = q;
+	a->wmask = 0;
 	for (uint32_t r = 0; r < e->n_rings; r++) {
 		struct ring *rg = &e->rings[r];
-		int64_t k = floor_div(ts, rg->g);
-		if (k > rg->nb || k <= rg->nb - rg->n)
+		int64_t k = bucket_of(rg, ts);
+		if (k > rg->nb || k <= rg->nb - rg->n) {
+			a->b[r] = NULL;
 			continue;
-		struct bucket *b = touch(e, q, r, k);
+		}
+		a->b[r] = touch(e, q, r, k);
+		for (uint32_t w = 0; w < e->n_win; w++)
+			if (e->win[w].ring == r && k > rg->nb - e->win[w].nbk)
+				a->wmask |= 1u << w;
+	}
+	if (ts >= e->day_start && ts < e->day_end)
+		a->wmask |= 1u << e->n_win;
+}
+
+/* Adds `amt` to one sums field (by offset) of the event's buckets and
+ * windows. ccp_sums holds only 64-bit integers, so any field is an int64. */
+static void at_add(const struct ccp_engine *e, const struct at *a, size_t off, int64_t amt)
+{
+	for (uint32_t r = 0; r < e->n_rings; r++)
+		if (a->b[r])
+			*(int64_t *)((char *)&a->b[r]->s + off) += amt;
+	for (uint32_t m = a->wmask; m; m &= m - 1)
+		*(int64_t *)((char *)&a->q->ws[__builtin_ctz(m)].s + off) += amt;
+}
+
+#define ADD(a, field, amt) at_add(e, a, offsetof(struct ccp_sums, field), (int64_t)(amt))
+
+static void add_wait(struct ccp_engine *e, const struct at *a, int64_t wait)
+{
+	uint16_t bin = ccp_hist_bin(wait);
+	ADD(a, wait_n, 1);
+	ADD(a, wait_sum_ms, wait);
+	for (uint32_t r = 0; r < e->n_rings; r++) {
+		struct bucket *b = a->b[r];
+		if (!b)
+			continue;
 		bucket_add_bin(e, b, bin);
 		if (!b->has_max || wait > b->max_wait) {
 			b->max_wait = wait;
 			b->has_max = 1;
 		}
-		for (uint32_t w = 0; w < e->n_win; w++)
-			if (e->win[w].ring == r && k > rg->nb - e->win[w].nbk)
-				ccp_hist_add_bin(&q->ws[w].hist, bin);
 	}
-	if (ts >= e->day_start && ts < e->day_end) {
-		struct wstate *t = &q->ws[e->n_win];
-		ccp_hist_add_bin(&t->hist, bin);
-		if (!t->has_max || wait > t->max_wait) {
-			t->max_wait = wait;
-			t->has_max = 1;
+	for (uint32_t m = a->wmask; m; m &= m - 1) {
+		uint32_t wi = (uint32_t)__builtin_ctz(m);
+		struct wstate *w = &a->q->ws[wi];
+		ccp_hist_add_bin(&w->hist, bin);
+		/* Only `today` keeps a running max (it never subtracts); rolling
+		 * windows take theirs from their buckets at read time. */
+		if (wi == e->n_win && (!w->has_max || wait > w->max_wait)) {
+			w->max_wait = wait;
+			w->has_max = 1;
 		}
 	}
 }
@@ -652,11 +679,13 @@ static void process_dues(struct ccp_engine *e, int64_t upto)
 		p->came_due = 1;
 		bool cancelled_before = p->state == P_CANCELLED && p->resolved_ts < p->due;
 		if (!cancelled_before) {
-			ADD(e, p->q, p->due, promises_due, 1);
+			struct at a;
+			at_init(e, &a, p->q, p->due);
+			ADD(&a, promises_due, 1);
 			if (p->state == P_KEPT && p->resolved_ts <= p->due)
-				ADD(e, p->q, p->due, promises_kept_on_time, 1);
+				ADD(&a, promises_kept_on_time, 1);
 			else
-				ADD(e, p->q, p->due, promises_broken, 1);
+				ADD(&a, promises_broken, 1);
 		}
 		if (p->state != P_OPEN) {
 			release_promise(e, h.ref);
@@ -693,6 +722,7 @@ static void set_now(struct ccp_engine *e, int64_t now)
 					if (e->win[w].ring == r)
 						slide(e, &e->queues[qi], w, rg->nb, nb);
 		rg->nb = nb;
+		rg->nb_start = nb * rg->g;
 	}
 	if (now >= e->day_end || first) {
 		ccp_tz_day_bounds(e->cfg.tz, now, &e->day_start, &e->day_end);
@@ -739,11 +769,13 @@ static void on_contact(struct ccp_engine *e, const struct ccp_event *ev, uint32_
 	uint32_t ci = contact_find(e, key);
 	struct contact *c = ci == NONE ? NULL : pool_at(&e->contacts, ci);
 	int64_t ts = ev->ts_ms;
+	struct at a;
+	at_init(e, &a, q, ts);
 	switch (ev->type) {
 	case CCP_EV_CONTACT_OFFERED:
-		ADD(e, q, ts, offered, 1);
+		ADD(&a, offered, 1);
 		if (ev->transfer_from.len)
-			ADD(e, q, ts, transferred_in, 1);
+			ADD(&a, transferred_in, 1);
 		if (!c) {
 			ci = contact_new(e, q, key);
 			c = pool_at(&e->contacts, ci);
@@ -758,12 +790,12 @@ static void on_contact(struct ccp_engine *e, const struct ccp_event *ev, uint32_
 		expiry_push(e, R_CONTACT, ci, c->gen, ts);
 		break;
 	case CCP_EV_CONTACT_ANSWERED:
-		ADD(e, q, ts, answered, 1);
+		ADD(&a, answered, 1);
 		if (c && c->has_offer) {
 			int64_t wait = ts - c->offer_ts;
-			add_wait(e, q, ts, wait);
+			add_wait(e, &a, wait);
 			if (wait <= e->queues[q].thr[c->channel])
-				ADD(e, q, ts, answered_in_sl, 1);
+				ADD(&a, answered_in_sl, 1);
 		} else {
 			e->counters.unmatched++;
 		}
@@ -780,31 +812,31 @@ static void on_contact(struct ccp_engine *e, const struct ccp_event *ev, uint32_
 	case CCP_EV_CONTACT_ABANDONED:
 		if (c && c->has_offer) {
 			if (ts - c->offer_ts < e->cfg.short_abandon_ms)
-				ADD(e, q, ts, abandoned_short, 1);
+				ADD(&a, abandoned_short, 1);
 			else
-				ADD(e, q, ts, abandoned, 1);
+				ADD(&a, abandoned, 1);
 		} else {
 			e->counters.unmatched++;
-			ADD(e, q, ts, abandoned, 1);
+			ADD(&a, abandoned, 1);
 		}
 		if (c)
 			release_contact(e, ci);
 		break;
 	case CCP_EV_CONTACT_TRANSFERRED:
-		ADD(e, q, ts, transferred_out, 1);
+		ADD(&a, transferred_out, 1);
 		if (c)
 			release_contact(e, ci);
 		break;
 	case CCP_EV_CONTACT_ENDED:
-		ADD(e, q, ts, ended, 1);
+		ADD(&a, ended, 1);
 		if (ev->resolved)
-			ADD(e, q, ts, resolved, 1);
+			ADD(&a, resolved, 1);
 		if (c && c->has_answer) {
-			ADD(e, q, ts, aht_n, 1);
-			ADD(e, q, ts, aht_sum_ms, ts - c->answer_ts);
+			ADD(&a, aht_n, 1);
+			ADD(&a, aht_sum_ms, ts - c->answer_ts);
 		}
 		if (ev->resolved && !(c && c->has_offer && c->tin))
-			ADD(e, q, ts, fcr, 1);
+			ADD(&a, fcr, 1);
 		if (c)
 			release_contact(e, ci);
 		break;
@@ -825,7 +857,9 @@ static void on_promise(struct ccp_engine *e, const struct ccp_event *ev, uint32_
 			e->counters.unmatched++;
 			return;
 		}
-		ADD(e, q, ts, promises_made, 1);
+		struct at a;
+		at_init(e, &a, q, ts);
+		ADD(&a, promises_made, 1);
 		uint32_t gen;
 		pi = TAKE(&e->promises, struct promise, &gen);
 		p = pool_at(&e->promises, pi);
@@ -852,8 +886,11 @@ static void on_promise(struct ccp_engine *e, const struct ccp_event *ev, uint32_
 		return; /* only the first kept or cancelled counts */
 	p->state = ev->type == CCP_EV_PROMISE_KEPT ? P_KEPT : P_CANCELLED;
 	p->resolved_ts = ts;
-	if (p->state == P_KEPT && ts > p->due)
-		ADD(e, q, ts, promises_kept_late, 1);
+	if (p->state == P_KEPT && ts > p->due) {
+		struct at a;
+		at_init(e, &a, q, ts);
+		ADD(&a, promises_kept_late, 1);
+	}
 	if (p->came_due) {
 		/* Kept or cancelled and due: nothing left to count, release. */
 		e->queues[q].promises_overdue--;
@@ -869,8 +906,10 @@ static void on_complaint(struct ccp_engine *e, const struct ccp_event *ev, uint3
 	uint32_t *v = ccp__idmap_find(&e->complaint_map, key);
 	uint32_t ci = v ? *v : NONE;
 	int64_t ts = ev->ts_ms;
+	struct at a;
+	at_init(e, &a, q, ts);
 	if (ev->type == CCP_EV_COMPLAINT_OPENED) {
-		ADD(e, q, ts, complaints_opened, 1);
+		ADD(&a, complaints_opened, 1);
 		struct complaint *c;
 		if (ci == NONE) {
 			uint32_t gen;
@@ -889,11 +928,11 @@ static void on_complaint(struct ccp_engine *e, const struct ccp_event *ev, uint3
 		expiry_push(e, R_COMPLAINT, ci, c->gen, ts);
 		return;
 	}
-	ADD(e, q, ts, complaints_resolved, 1);
+	ADD(&a, complaints_resolved, 1);
 	if (ci != NONE) {
 		struct complaint *c = pool_at(&e->complaints, ci);
-		ADD(e, q, ts, complaint_res_n, 1);
-		ADD(e, q, ts, complaint_res_sum_ms, ts - c->opened_ts);
+		ADD(&a, complaint_res_n, 1);
+		ADD(&a, complaint_res_sum_ms, ts - c->opened_ts);
 		release_complaint(e, ci);
 	}
 }
@@ -901,15 +940,17 @@ static void on_complaint(struct ccp_engine *e, const struct ccp_event *ev, uint3
 static void on_survey(struct ccp_engine *e, const struct ccp_event *ev, uint32_t q)
 {
 	int64_t ts = ev->ts_ms;
-	ADD(e, q, ts, csat_n, 1);
-	ADD(e, q, ts, csat_sum, ev->csat);
+	struct at a;
+	at_init(e, &a, q, ts);
+	ADD(&a, csat_n, 1);
+	ADD(&a, csat_sum, ev->csat);
 	if (ev->csat >= 4)
-		ADD(e, q, ts, csat_satisfied, 1);
+		ADD(&a, csat_satisfied, 1);
 	for (int d = 0; d < CCP_DIM__COUNT; d++) {
 		if (!ev->dims[d])
 			continue;
-		add_at(e, q, ts, offsetof(struct ccp_sums, dim_n) + (size_t)d * sizeof(uint64_t), 1);
-		add_at(e, q, ts, offsetof(struct ccp_sums, dim_sum) + (size_t)d * sizeof(uint64_t), ev->dims[d]);
+		at_add(e, &a, offsetof(struct ccp_sums, dim_n) + (size_t)d * sizeof(uint64_t), 1);
+		at_add(e, &a, offsetof(struct ccp_sums, dim_sum) + (size_t)d * sizeof(uint64_t), ev->dims[d]);
 	}
 }
 
@@ -1060,7 +1101,7 @@ struct ccp_engine *ccp_engine_new(const struct ccp_engine_config *cfg, char *err
 		while (r < e->n_rings && e->rings[r].g != w->bucket_ms)
 			r++;
 		if (r == e->n_rings)
-			e->rings[e->n_rings++] = (struct ring){w->bucket_ms, 0, INT64_MIN};
+			e->rings[e->n_rings++] = (struct ring){w->bucket_ms, 0, INT64_MIN, INT64_MIN};
 		uint32_t nbk = (uint32_t)(w->length_ms / w->bucket_ms);
 		if (nbk > e->rings[r].n)
 			e->rings[r].n = nbk;
