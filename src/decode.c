@@ -490,8 +490,10 @@ static enum fres check_enum(struct ccp_decoder *d, const struct slot *s, const c
 {
 	if (!present(s))
 		return F_ABSENT;
-	if (s->kind != V_STRING || s->end - s->start > 64)
+	if (s->kind != V_STRING)
 		return F_BAD;
+	/* No cap on the raw length: a name written as \u escapes is 6x longer.
+	 * A value too long for the scratch can name nothing anyway. */
 	struct ccp_str v;
 	uint32_t mark = d->scratch_used;
 	if (!string_value(d, s, &v))
@@ -609,8 +611,10 @@ static enum fres check_time(struct ccp_decoder *d, const struct slot *s, int64_t
 		*out = v;
 		return F_OK;
 	}
-	if (s->kind != V_STRING || s->end - s->start > 64)
+	if (s->kind != V_STRING)
 		return F_BAD;
+	/* Any fraction length is allowed; an escaped time longer than the
+	 * scratch (34 KiB) is bad_field. */
 	struct ccp_str v;
 	uint32_t mark = d->scratch_used;
 	if (!string_value(d, s, &v))
@@ -640,7 +644,11 @@ static enum fres check_bool(const struct slot *s, bool *out)
 	return F_OK;
 }
 
-/* agent.state `queues`: an array of string ids, duplicates dropped. */
+/* agent.state `queues`: an array of string ids; a repeated id counts once
+ * (semantics.md), and the 256 limit applies to distinct ids. Repeats are
+ * found through a small open-addressing set of entry indexes, so a 1 MiB
+ * list of repeats costs one probe per entry, not a scan of 256. */
+#define QSET_SLOTS (2 * CCP_AGENT_MAX_QUEUES) /* load factor <= 1/2 */
 static enum fres check_queues(struct ccp_decoder *d, const struct slot *s, struct ccp_event *ev)
 {
 	if (!present(s))
@@ -651,21 +659,37 @@ static enum fres check_queues(struct ccp_decoder *d, const struct slot *s, struc
 	skip_ws(&ps);
 	if (*ps.p == ']')
 		return F_OK;
+	uint16_t set[QSET_SLOTS]; /* 0: empty, else entry index + 1 */
+	memset(set, 0, sizeof(set));
 	for (;;) {
 		skip_ws(&ps);
 		struct slot el = {0};
 		if (!scan_value(&ps, 1, &el))
 			return F_BAD; /* cannot happen: validated already */
 		struct ccp_str q;
+		uint32_t mark = d->scratch_used;
 		if (check_id(d, &el, &q) != F_OK)
 			return F_BAD;
+		uint32_t h = 2166136261u; /* FNV-1a */
+		for (uint32_t i = 0; i < q.len; i++)
+			h = (h ^ (unsigned char)q.ptr[i]) * 16777619u;
+		uint32_t at = h % QSET_SLOTS;
 		bool dup = false;
-		for (uint32_t i = 0; i < ev->n_queues && !dup; i++)
-			dup = ev->queues[i].len == q.len && memcmp(ev->queues[i].ptr, q.ptr, q.len) == 0;
-		if (!dup) {
+		while (set[at]) {
+			const struct ccp_str *o = &ev->queues[set[at] - 1];
+			if (o->len == q.len && memcmp(o->ptr, q.ptr, q.len) == 0) {
+				dup = true;
+				break;
+			}
+			at = (at + 1) % QSET_SLOTS;
+		}
+		if (dup) {
+			d->scratch_used = mark; /* an escaped repeat needs no storage */
+		} else {
 			if (ev->n_queues >= CCP_AGENT_MAX_QUEUES)
 				return F_BAD;
 			ev->queues[ev->n_queues++] = q;
+			set[at] = (uint16_t)ev->n_queues;
 		}
 		skip_ws(&ps);
 		if (*ps.p == ',') {
@@ -709,6 +733,8 @@ enum ccp_reject ccp_decode(struct ccp_decoder *d, const char *buf, size_t len,
 	d->scratch_used = 0;
 	if (len > CCP_EVENT_MAX_BYTES)
 		return reject(err, CCP_REJECT_BAD_JSON, NULL, CCP_EVENT_MAX_BYTES, "event over 1 MiB");
+	if (len == 0) /* buf may be NULL then (an empty Kafka value) */
+		return reject(err, CCP_REJECT_BAD_JSON, NULL, 0, "empty message");
 	struct parser ps = {.dec = d, .p = buf, .end = buf + len, .base = buf};
 	skip_ws(&ps);
 	if (ps.p >= ps.end || *ps.p != '{')
@@ -805,5 +831,12 @@ enum ccp_reject ccp_decode(struct ccp_decoder *d, const char *buf, size_t len,
 
 enum ccp_reject ccp_decode_check_future(const struct ccp_event *ev, int64_t wall_ms, int64_t skew_ms)
 {
-	return ev->ts_ms - wall_ms > skew_ms ? CCP_REJECT_FUTURE_TS : CCP_REJECT_NONE;
+	/* ts - wall > skew, without overflowing int64 for any clock: where the
+	 * difference does not fit, its sign decides. */
+	int64_t ts = ev->ts_ms;
+	if (wall_ms < 0 && ts > INT64_MAX + wall_ms)
+		return CCP_REJECT_FUTURE_TS;
+	if (wall_ms > 0 && ts < INT64_MIN + wall_ms)
+		return CCP_REJECT_NONE;
+	return ts - wall_ms > skew_ms ? CCP_REJECT_FUTURE_TS : CCP_REJECT_NONE;
 }
