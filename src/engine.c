@@ -997,7 +997,7 @@ static void on_agent(struct ccp_engine *e, const struct ccp_event *ev)
 void ccp_engine_prefetch(const struct ccp_engine *e, const struct ccp_event *ev)
 {
 	uint64_t idh = ccp__hash_bytes(ev->id.ptr, ev->id.len);
-	ccp__idmap_prefetch(&e->dedup.set, idh ? idh : 1);
+	ccp__dedup_prefetch(&e->dedup, idh);
 }
 
 enum ccp_apply_result ccp_engine_apply(struct ccp_engine *e, const struct ccp_event *ev)
