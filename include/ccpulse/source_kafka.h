@@ -140,7 +140,7 @@ struct ccp_source_kafka_opts {
 
 /* Counters, read with ccp_source_kafka_stats() from any thread. */
 struct ccp_source_kafka_stats {
-	uint64_t messages;      /* handed to deliver() and accepted */
+	uint64_t messages;      /* received from librdkafka (stale ones not counted) */
 	uint64_t bytes;         /* payload bytes of those */
 	uint64_t batches;       /* non-empty consume calls */
 	uint64_t pauses;        /* backpressure pauses (deliver took fewer than offered) */
