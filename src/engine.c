@@ -996,8 +996,16 @@ static void on_agent(struct ccp_engine *e, const struct ccp_event *ev)
 
 void ccp_engine_prefetch(const struct ccp_engine *e, const struct ccp_event *ev)
 {
-	uint64_t idh = ccp__hash_bytes(ev->id.ptr, ev->id.len);
-	ccp__dedup_prefetch(&e->dedup, idh);
+	/* The dedup slot, and for contact events the contact's map slot: the
+	 * two random accesses of the common events. */
+	ccp__dedup_prefetch(&e->dedup, ccp__hash_bytes(ev->id.ptr, ev->id.len));
+	if (ev->type > CCP_EV_CONTACT_ENDED || !ev->queue.len)
+		return;
+	uint64_t h = ccp__hash_bytes(ev->queue.ptr, ev->queue.len);
+	const uint32_t *q = ccp__idmap_find(&e->queue_map, h ? h : 1);
+	if (q)
+		ccp__idmap_prefetch(&e->contact_map,
+				    ccp__key(*q, ccp__hash_bytes(ev->contact.ptr, ev->contact.len)));
 }
 
 enum ccp_apply_result ccp_engine_apply(struct ccp_engine *e, const struct ccp_event *ev)
