@@ -414,6 +414,27 @@ static void test_line_limits(void **state)
 	run_free(&r);
 }
 
+/* No input at all: "now" is null, no queues, counts 0 and no window
+ * bounds in `total`; a --json path that cannot be written fails (exit 1). */
+static void test_empty_input(void **state)
+{
+	(void)state;
+	const char *args[] = {"replay", "-", NULL};
+	struct run r = run_ccpulse(NULL, args);
+	assert_int_equal(r.status, 0);
+	static const char head[] = "{\"now\":null,\"queues\":{},\"total\":{\"5m\":{\"offered\":0,";
+	if (strncmp(r.out, head, sizeof(head) - 1))
+		fail_msg("output starts %.80s", r.out);
+	assert_null(strstr(r.out, "window_start"));
+	assert_non_null(strstr(r.out, "\"live\":{\"waiting\":0,\"longest_wait_ms\":0,"));
+	run_free(&r);
+	const char *args2[] = {"replay", "-", "--json", "/nonexistent/dir/out.json", NULL};
+	r = run_ccpulse(NULL, args2);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "/nonexistent/dir/out.json: No such file"));
+	run_free(&r);
+}
+
 /* ---- command line ------------------------------------------------------------ */
 
 static void test_cli_exit_codes(void **state)
@@ -521,6 +542,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic_json_file), cmocka_unit_test(test_basic_stdout_and_stdin),
 		cmocka_unit_test(test_basic_with_config), cmocka_unit_test(test_line_limits),
+		cmocka_unit_test(test_empty_input),
 		cmocka_unit_test(test_cli_exit_codes),  cmocka_unit_test(test_check_config),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
