@@ -689,6 +689,44 @@ static void test_future(void **state)
 	assert_int_equal(ccp_decode_check_future(&e, INT64_MAX, 0), CCP_REJECT_NONE);
 }
 
+/* Every name in event.c's tables decodes to its own index (decode.c keeps
+ * its own copy of the names, with lengths). */
+static void test_names_match_event_tables(void **state)
+{
+	(void)state;
+	char buf[512];
+	for (int t = 0; t < CCP_EV__COUNT; t++) {
+		snprintf(buf, sizeof(buf), "{" BASE ",\"type\":\"%s\",\"agent\":\"a\",\"state\":\"busy\",\"promise\":\"p\",\"due\":1,\"csat\":3,\"complaint\":\"k\"}",
+			 ccp_event_type_names[t]);
+		assert_int_equal(dec_str(buf), CCP_REJECT_NONE);
+		assert_int_equal(ev.type, t);
+	}
+	for (int c = 0; c < CCP_CH__COUNT; c++) {
+		snprintf(buf, sizeof(buf), "{" BASE ",\"type\":\"contact.offered\",\"channel\":\"%s\"}", ccp_channel_names[c]);
+		assert_int_equal(dec_str(buf), CCP_REJECT_NONE);
+		assert_int_equal(ev.channel, c);
+	}
+	for (int st = 0; st < CCP_AGENT__COUNT; st++) {
+		snprintf(buf, sizeof(buf), "{\"id\":\"e\",\"type\":\"agent.state\",\"ts\":1,\"agent\":\"a\",\"state\":\"%s\"}", ccp_agent_state_names[st]);
+		assert_int_equal(dec_str(buf), CCP_REJECT_NONE);
+		assert_int_equal(ev.state, st);
+	}
+	for (int k = 0; k < CCP_PROMISE__COUNT; k++) {
+		snprintf(buf, sizeof(buf), "{" BASE ",\"type\":\"promise.made\",\"promise\":\"p\",\"due\":1,\"kind\":\"%s\"}", ccp_promise_kind_names[k]);
+		assert_int_equal(dec_str(buf), CCP_REJECT_NONE);
+		assert_int_equal(ev.kind, k);
+	}
+	for (int i = 0; i < CCP_DIM__COUNT; i++) {
+		snprintf(buf, sizeof(buf), "{" BASE ",\"type\":\"survey.submitted\",\"csat\":3,\"%s\":4}", ccp_survey_dim_names[i]);
+		assert_int_equal(dec_str(buf), CCP_REJECT_NONE);
+		assert_int_equal(ev.dims[i], 4);
+	}
+	/* A prefix or an extension of a name is no name. */
+	assert_int_equal(dec_str("{" BASE ",\"type\":\"contact.offere\"}"), CCP_REJECT_UNKNOWN_TYPE);
+	assert_int_equal(dec_str("{" BASE ",\"type\":\"contact.offeredx\"}"), CCP_REJECT_UNKNOWN_TYPE);
+	assert_int_equal(dec_str("{" BASE ",\"type\":\"contact.offered\\u0000\"}"), CCP_REJECT_UNKNOWN_TYPE);
+}
+
 int main(void)
 {
 	ccp_decoder_init(&dec);
@@ -705,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates_nulls_slices),
 		cmocka_unit_test(test_more_limits),
 		cmocka_unit_test(test_future),
+		cmocka_unit_test(test_names_match_event_tables),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	free(exact_copy);
