@@ -1,12 +1,23 @@
 #!/usr/bin/env python3
-"""Runs `ccpulse replay` and the reference model on one file and compares
-every figure. Exit 1 on any mismatch, printing each as a path.
+"""Runs `$CCP_BIN replay FILE --json OUT [-c CONFIG.yaml]` and the reference
+model on the same file and compares every figure. Prints each mismatch as
+a path (queue/window/field: ccpulse vs reference) and exits 1 on any.
 
-usage: compare.py CCPULSE_BIN FILE.ndjson [CONFIG_BASENAME]
-  CONFIG_BASENAME: X means X.yaml for ccpulse and X.json for the model.
+usage: compare.py [--gen "GEN_ARGS"] FILE.ndjson [CONFIG.json]
+  --gen: first write FILE with gen_events.py GEN_ARGS --out FILE.
+  CCP_BIN (environment) is the ccpulse binary.
+  CONFIG.json holds the config keys nested as in YAML; the YAML handed to
+  ccpulse is written from it, so both sides read the same settings.
+
+Tolerances: counts and other integers exact; means (asa_ms, aht_ms,
+complaint_resolution_ms) within 1 ms; ratios and score means within 1e-4;
+percentiles within 1 % + 1 ms; updated_at (wall clock) ignored. A field on
+one side only is a mismatch.
 """
+import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -17,54 +28,107 @@ import reference_model  # noqa: E402
 
 MEANS = {"asa_ms", "aht_ms", "complaint_resolution_ms"}
 PCTS = {"wait_p50_ms", "wait_p90_ms", "wait_p99_ms"}
+RATIOS = {"service_level", "abandon_rate", "fcr_rate", "promise_kept_rate", "csat_avg",
+          "csat_satisfied_rate", "reliability_avg", "responsiveness_avg", "assurance_avg",
+          "empathy_avg", "tangibles_avg"}
+IGNORED = {"updated_at"}
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_num(v):
+    return (isinstance(v, (int, float))) and not isinstance(v, bool)
 
 
 def close(field, ours, ref):
+    if field in RATIOS:
+        return is_num(ours) and abs(ours - ref) <= 1e-4
     if field in PCTS:
-        return abs(ours - ref) <= abs(ref) * 0.01 + 1
+        return is_int(ours) and abs(ours - ref) <= abs(ref) * 0.01 + 1
     if field in MEANS:
-        return abs(ours - ref) <= 1
-    if isinstance(ref, float) or isinstance(ours, float):
-        return abs(ours - ref) <= 1e-4
-    return ours == ref
+        return is_int(ours) and abs(ours - ref) <= 1
+    return type(ours) is type(ref) and ours == ref
 
 
 def diff(path, ours, ref, out):
     if isinstance(ref, dict) and isinstance(ours, dict):
         for k in sorted(set(ours) | set(ref)):
-            if k == "updated_at":
+            if k in IGNORED:
                 continue
+            p = path + "/" + k if path else k
             if k not in ours:
-                out.append("%s/%s: missing in ccpulse (reference %r)" % (path, k, ref[k]))
+                out.append("%s: absent in ccpulse (reference %s)" % (p, json.dumps(ref[k])[:200]))
             elif k not in ref:
-                out.append("%s/%s: ccpulse has %r, absent in reference" % (path, k, ours[k]))
+                out.append("%s: ccpulse %s, absent in reference" % (p, json.dumps(ours[k])[:200]))
             else:
-                diff(path + "/" + k, ours[k], ref[k], out)
+                diff(p, ours[k], ref[k], out)
         return
     field = path.rsplit("/", 1)[-1]
-    if not close(field, ours, ref):
-        out.append("%s: ccpulse %r vs reference %r" % (path, ours, ref))
+    if isinstance(ref, dict) or isinstance(ours, dict) or not close(field, ours, ref):
+        out.append("%s: ccpulse %s vs reference %s" % (path, json.dumps(ours)[:200], json.dumps(ref)[:200]))
+
+
+def yaml_scalar(v):
+    return json.dumps(v)  # a JSON string or number is a YAML flow scalar
+
+
+def to_yaml(v, indent=0):
+    """The small subset our configs need: nested maps, lists of flat maps."""
+    pad = " " * indent
+    lines = []
+    for k, x in v.items():
+        if isinstance(x, dict):
+            lines.append("%s%s:" % (pad, yaml_scalar(k)))
+            lines.append(to_yaml(x, indent + 2))
+        elif isinstance(x, list):
+            lines.append("%s%s:" % (pad, yaml_scalar(k)))
+            for item in x:
+                lines.append("%s  - {%s}" % (pad, ", ".join(
+                    "%s: %s" % (yaml_scalar(a), yaml_scalar(b)) for a, b in item.items())))
+        else:
+            lines.append("%s%s: %s" % (pad, yaml_scalar(k), yaml_scalar(x)))
+    return "\n".join(lines)
 
 
 def main():
-    binary, data = sys.argv[1], sys.argv[2]
-    base = sys.argv[3] if len(sys.argv) > 3 else None
+    ap = argparse.ArgumentParser(usage=__doc__)
+    ap.add_argument("--gen")
+    ap.add_argument("file")
+    ap.add_argument("config", nargs="?")
+    a = ap.parse_args()
+    binary = os.environ.get("CCP_BIN")
+    if not binary or not os.access(binary, os.X_OK):
+        sys.exit("compare.py: CCP_BIN must name the ccpulse binary (got %r)" % binary)
+    data = a.file
+    if a.gen is not None:
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_events.py")] + shlex.split(a.gen)
+                       + ["--out", data], check=True)
     cfg = {}
-    cmd = [binary, "replay", data]
-    if base:
-        cfg = json.load(open(base + ".json"))
-        cmd += ["-c", base + ".yaml"]
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.json")
-        subprocess.run(cmd + ["--json", out], check=True, stdout=subprocess.DEVNULL)
-        ours = json.load(open(out))
+        cmd = [binary, "replay", data, "--json", out]
+        if a.config:
+            cfg = json.load(open(a.config))
+            yml = os.path.join(tmp, "config.yaml")
+            with open(yml, "w") as f:
+                f.write(to_yaml(cfg) + "\n")
+            cmd += ["-c", yml]
+        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            sys.stderr.write(p.stderr.decode(errors="replace")[-4000:])
+            sys.exit("compare.py: %s exited %d" % (" ".join(cmd), p.returncode))
+        with open(out, "rb") as f:
+            ours = json.loads(f.read().decode("utf-8"))
     ref = reference_model.run(data, cfg)
     problems = []
     diff("", ours, ref, problems)
-    for p in problems[:200]:
+    for p in problems:
         print(p)
-    nq = len(ref["queues"])
-    print("compared %d queues, %d windows each: %d mismatches" % (nq, len(ref["total"]) - 1, len(problems)))
+    nwin = len(ref["total"]) - 1 if ref["total"] else 0
+    print("%s: %d queues x (%d windows + live) + total, now %s: %d mismatches"
+          % (os.path.basename(data), len(ref["queues"]), nwin, ref["now"], len(problems)))
     sys.exit(1 if problems else 0)
 
 

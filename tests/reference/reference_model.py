@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
 """A deliberately naive reference model of ccpulse's contract.
 
-Written from shared/contract/*.md (and the agreed readings in the README),
-never from the C engine: it keeps every accepted fact in plain lists and
-computes each window figure at the end by filtering facts by bucket range,
-percentiles by sorting. Slow and obviously right is the point.
+Written only from shared/contract/{events,metrics,outputs}.md and the agreed
+readings (notes/semantics.md), never from the C engine. It remembers every
+counted fact as a plain tuple (queue, name, time, value) and, at the end,
+computes each window's figures by filtering those facts by the window's
+bucket range; percentiles by sorting. Slow and obviously right is the point.
 
 usage: reference_model.py FILE.ndjson [--config CONFIG.json] > out.json
+
+CONFIG.json holds the same keys as ccpulse's YAML config, nested the same
+way (compare.py writes the YAML from it), e.g.
+  {"timezone": "America/New_York", "short_abandon": "10s",
+   "service_level": {"variant": "answered", "thresholds": {"voice": "30s"}},
+   "queues": {"billing": {"service_level": {"voice": "15s"}}},
+   "windows": [{"name": "30m", "length": "30m", "bucket": "1m"}],
+   "open_horizon": "2h", "dedup": {"horizon": "3h"}}
 """
 import argparse
 import datetime
@@ -24,70 +33,76 @@ STATES = ["available", "busy", "wrap_up", "away", "offline"]
 KINDS = ["callback", "follow_up", "resolution", "other"]
 DIMS = ["reliability", "responsiveness", "assurance", "empathy", "tangibles"]
 REASONS = ["bad_json", "missing_field", "unknown_type", "bad_field", "future_ts"]
+DEFAULT_WINDOWS = [{"name": "5m", "length": "5m", "bucket": "10s"},
+                   {"name": "15m", "length": "15m", "bucket": "10s"},
+                   {"name": "1h", "length": "1h", "bucket": "10s"},
+                   {"name": "24h", "length": "24h", "bucket": "5m"}]
+DEFAULT_SL = {"voice": 20000, "chat": 60000, "sms": 300000, "social": 3600000,
+              "email": 14400000, "video": 20000}
+MAX_LINE_BYTES = 1 << 20
+MAX_DEPTH = 64
+INT64_MAX = (1 << 63) - 1
 
 UNITS = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000}
 
 
 def dur(s):
-    if isinstance(s, int):
-        return s
-    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", s)
-    return int(m.group(1)) * UNITS[m.group(2) or "ms"]
+    """"30m" -> 1800000 (ms)."""
+    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)", str(s))
+    if not m:
+        raise ValueError("bad duration %r" % (s,))
+    return int(m.group(1)) * UNITS[m.group(2)]
 
 
 class Bad(Exception):
     def __init__(self, reason):
+        super().__init__(reason)
         self.reason = reason
 
+
+# ---------------------------------------------------------------- validation
 
 RFC = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
 def parse_time(v):
+    """A time field: JSON integer ms >= 0 fitting int64, or RFC 3339."""
     if isinstance(v, bool):
         raise Bad("bad_field")
     if isinstance(v, int):
-        if v < 0:
+        if v < 0 or v > INT64_MAX:
             raise Bad("bad_field")
         return v
-    if isinstance(v, str):
-        m = RFC.fullmatch(v)
-        if not m:
+    if not isinstance(v, str):
+        raise Bad("bad_field")
+    m = RFC.fullmatch(v)
+    if not m:
+        raise Bad("bad_field")
+    y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
+    if h > 23 or mi > 59 or s > 60:
+        raise Bad("bad_field")
+    try:
+        day = datetime.date(y, mo, d)
+    except ValueError:
+        raise Bad("bad_field")
+    frac = m.group(7)
+    ms = int((frac[1:] + "00")[:3]) if frac else 0  # truncated, not rounded
+    z = m.group(8)
+    off_s = 0
+    if z not in ("Z", "z"):
+        oh, om = int(z[1:3]), int(z[4:6])
+        if oh > 23 or om > 59:
             raise Bad("bad_field")
-        y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
-        if h > 23 or mi > 59 or s > 60:
-            raise Bad("bad_field")
-        try:
-            base = datetime.datetime(y, mo, d, tzinfo=datetime.timezone.utc)
-        except ValueError:
-            raise Bad("bad_field")
-        frac = m.group(7)
-        ms = int((frac[1:] + "00")[:3]) if frac else 0
-        off = 0
-        z = m.group(8)
-        if z not in ("Z", "z"):
-            oh, om = int(z[1:3]), int(z[4:6])
-            if oh > 23 or om > 59:
-                raise Bad("bad_field")
-            off = (oh * 60 + om) * 60 * (1 if z[0] == "+" else -1)
-        t = int(base.timestamp()) * 1000 + (h * 3600 + mi * 60 + s - off) * 1000 + ms
-        if t < 0:
-            raise Bad("bad_field")
-        return t
-    raise Bad("bad_field")
-
-
-def get(o, k, required, check):
-    v = o.get(k)
-    if v is None:
-        if required:
-            raise Bad("missing_field")
-        return None
-    return check(v)
+        off_s = (oh * 3600 + om * 60) * (1 if z[0] == "+" else -1)
+    days = (day - datetime.date(1970, 1, 1)).days
+    t = (days * 86400 + h * 3600 + mi * 60 + s - off_s) * 1000 + ms  # s == 60: next second
+    if t < 0:
+        raise Bad("bad_field")
+    return t
 
 
 def sid(v):
-    if not isinstance(v, str) or not (1 <= len(v.encode("utf-8")) <= 128):
+    if not isinstance(v, str) or not 1 <= len(v.encode("utf-8")) <= 128:
         raise Bad("bad_field")
     return v
 
@@ -113,19 +128,51 @@ def boolean(v):
 
 
 def queue_list(v):
-    if not isinstance(v, list):
+    if not isinstance(v, list) or len(v) > 256:
         raise Bad("bad_field")
-    qs = [sid(x) for x in v]
-    if len(set(qs)) > 256:
-        raise Bad("bad_field")
-    return qs
+    out = []
+    for x in v:
+        sid(x)
+        if x not in out:  # duplicates count once
+            out.append(x)
+    return out
 
 
-def no_dup_pairs(pairs):
-    return dict(pairs)  # last key wins
+def field(o, k, required, check):
+    v = o.get(k)  # null is absent
+    if v is None:
+        if required:
+            raise Bad("missing_field")
+        return None
+    return check(v)
+
+
+def depth(v):
+    if isinstance(v, dict):
+        return 1 + max([depth(x) for x in v.values()] + [0])
+    if isinstance(v, list):
+        return 1 + max([depth(x) for x in v] + [0])
+    return 0
+
+
+def has_lone_surrogate(v):
+    if isinstance(v, str):
+        return any(0xD800 <= ord(ch) <= 0xDFFF for ch in v)
+    if isinstance(v, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(x) for k, x in v.items())
+    if isinstance(v, list):
+        return any(has_lone_surrogate(x) for x in v)
+    return False
+
+
+def reject_constant(name):
+    raise Bad("bad_json")  # NaN, Infinity: not JSON
 
 
 def validate(raw):
+    """bytes of one line -> dict of the checked fields, or raises Bad."""
+    if len(raw) > MAX_LINE_BYTES:
+        raise Bad("bad_json")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -133,18 +180,13 @@ def validate(raw):
     if text.startswith("\ufeff"):
         raise Bad("bad_json")
     try:
-        o = json.loads(text, object_pairs_hook=no_dup_pairs,
-                       parse_constant=lambda c: (_ for _ in ()).throw(Bad("bad_json")))
+        o = json.loads(text, object_pairs_hook=dict, parse_constant=reject_constant)
     except (ValueError, RecursionError):
         raise Bad("bad_json")
-    if not isinstance(o, dict):
+    if not isinstance(o, dict) or depth(o) > MAX_DEPTH or has_lone_surrogate(o):
         raise Bad("bad_json")
-    try:  # lone surrogate escapes are not text
-        json.dumps(o, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise Bad("bad_json")
-    ev = {}
-    ev["id"] = get(o, "id", True, sid)
+
+    ev = {"id": field(o, "id", True, sid)}
     t = o.get("type")
     if t is None:
         raise Bad("missing_field")
@@ -153,186 +195,144 @@ def validate(raw):
     if t not in TYPES:
         raise Bad("unknown_type")
     ev["type"] = t
-    ev["ts"] = get(o, "ts", True, parse_time)
+    ev["ts"] = field(o, "ts", True, parse_time)
     agent_ev = t == "agent.state"
-    ev["queue"] = get(o, "queue", not agent_ev, sid)
-    ev["contact"] = get(o, "contact", not agent_ev, sid)
-    ev["channel"] = get(o, "channel", False, one_of(CHANNELS)) or "voice"
-    ev["agent"] = get(o, "agent", agent_ev, sid)
+    ev["queue"] = field(o, "queue", not agent_ev, sid)
+    ev["contact"] = field(o, "contact", not agent_ev, sid)
+    ev["channel"] = field(o, "channel", False, one_of(CHANNELS)) or "voice"
+    ev["agent"] = field(o, "agent", agent_ev, sid)
     if t == "contact.offered":
-        ev["transfer_from"] = get(o, "transfer_from", False, sid)
+        ev["transfer_from"] = field(o, "transfer_from", False, sid)
     elif t == "contact.transferred":
-        get(o, "to_queue", False, sid)
-        get(o, "to_agent", False, sid)
+        field(o, "to_queue", False, sid)
+        field(o, "to_agent", False, sid)
     elif t == "contact.ended":
-        ev["resolved"] = get(o, "resolved", False, boolean) or False
+        ev["resolved"] = bool(field(o, "resolved", False, boolean))
     elif t == "promise.made":
-        ev["promise"] = get(o, "promise", True, sid)
-        ev["due"] = get(o, "due", True, parse_time)
-        get(o, "kind", False, one_of(KINDS))
+        ev["promise"] = field(o, "promise", True, sid)
+        ev["due"] = field(o, "due", True, parse_time)
+        field(o, "kind", False, one_of(KINDS))
     elif t in ("promise.kept", "promise.cancelled"):
-        ev["promise"] = get(o, "promise", True, sid)
+        ev["promise"] = field(o, "promise", True, sid)
     elif t == "survey.submitted":
-        ev["csat"] = get(o, "csat", True, score)
+        ev["csat"] = field(o, "csat", True, score)
         for d in DIMS:
-            ev[d] = get(o, d, False, score)
+            ev[d] = field(o, d, False, score)
     elif t in ("complaint.opened", "complaint.resolved"):
-        ev["complaint"] = get(o, "complaint", True, sid)
+        ev["complaint"] = field(o, "complaint", True, sid)
     elif t == "agent.state":
-        ev["state"] = get(o, "state", True, one_of(STATES))
-        ev["queues"] = get(o, "queues", False, queue_list) or []
+        ev["state"] = field(o, "state", True, one_of(STATES))
+        ev["queues"] = field(o, "queues", False, queue_list) or []
     return ev
 
 
+# --------------------------------------------------------------------- model
+
 class Model:
     def __init__(self, cfg):
-        self.windows = [(w["name"], dur(w["length"]), dur(w["bucket"])) for w in cfg.get(
-            "windows", [{"name": "5m", "length": "5m", "bucket": "10s"},
-                        {"name": "15m", "length": "15m", "bucket": "10s"},
-                        {"name": "1h", "length": "1h", "bucket": "10s"},
-                        {"name": "24h", "length": "24h", "bucket": "5m"}])]
-        self.L = max(w[1] for w in self.windows)
+        self.windows = [(w["name"], dur(w["length"]), dur(w["bucket"]))
+                        for w in cfg.get("windows", DEFAULT_WINDOWS)]
+        self.longest = max(w[1] for w in self.windows)
         self.tz = zoneinfo.ZoneInfo(cfg.get("timezone", "UTC"))
         self.short = dur(cfg.get("short_abandon", "5s"))
-        self.variant = cfg.get("service_level.variant", "answered_abandoned")
-        self.thr = {"voice": 20000, "chat": 60000, "sms": 300000, "social": 3600000,
-                    "email": 14400000, "video": 20000}
-        for ch in CHANNELS:
-            if "service_level.thresholds." + ch in cfg:
-                self.thr[ch] = dur(cfg["service_level.thresholds." + ch])
-        self.qthr = {}
-        for k, v in cfg.items():
-            m = re.fullmatch(r"queues\.(.+)\.service_level\.(\w+)", k)
-            if m:
-                self.qthr[(m.group(1), m.group(2))] = dur(v)
+        sl = cfg.get("service_level", {})
+        self.variant = sl.get("variant", "answered_abandoned")
+        self.sl = dict(DEFAULT_SL)
+        for ch, v in sl.get("thresholds", {}).items():
+            self.sl[ch] = dur(v)
+        self.sl_queue = {}
+        for q, qc in cfg.get("queues", {}).items():
+            for ch, v in qc.get("service_level", {}).items():
+                self.sl_queue[(q, ch)] = dur(v)
         self.horizon = dur(cfg.get("open_horizon", "7d"))
-        self.dedup_h = dur(cfg.get("dedup.horizon", "24h"))
+        self.dedup_horizon = dur(cfg.get("dedup", {}).get("horizon", "24h"))
+
         self.now = None
-        self.seen_ids = {}  # id -> clock at acceptance
-        self.facts = []  # (queue, name, ts, value)
-        self.queues = []
-        self.contacts = {}  # (q, c) -> dict
-        self.promises = {}  # (q, p) -> dict
-        self.complaints = {}  # (q, k) -> dict
-        self.agents = {}  # agent -> (state, [queues])
-        self.c = {"late_events": 0, "duplicates": 0, "expired": 0, "unmatched": 0}
+        self.ids = {}         # id -> clock when accepted
+        self.facts = []       # (queue, name, time, value)
+        self.queues = set()
+        self.contacts = {}    # (q, contact) -> {offer, channel, tin, answer}
+        self.promises = {}    # (q, promise) -> {made, due, settled, at, came_due}
+        self.complaints = {}  # (q, complaint) -> opened ts
+        self.agents = {}      # agent -> (state, [queues])
+        self.counters = {"late_events": 0, "duplicates": 0, "expired": 0, "unmatched": 0}
         self.errors = {r: 0 for r in REASONS}
 
-    def seen_queue(self, q):
-        if q not in self.queues:
-            self.queues.append(q)
-
-    def fact(self, q, name, ts, v=1):
-        self.facts.append((q, name, ts, v))
+    def fact(self, q, name, t, v=1):
+        self.facts.append((q, name, t, v))
 
     def threshold(self, q, ch):
-        return self.qthr.get((q, ch), self.thr[ch])
+        return self.sl_queue.get((q, ch), self.sl[ch])
 
-    def advance(self, now, before_event):
-        # Promises coming due, in deadline order, then expiry. Before the
-        # event only deadlines earlier than its time: one kept exactly at
-        # its deadline is on time.
-        for key, p in sorted(self.promises.items(), key=lambda kv: kv[1]["due"]):
-            if not p["came_due"] and (p["due"] < now if before_event else p["due"] <= now):
-                p["came_due"] = True
-                q = key[0]
-                if not (p["state"] == "cancelled" and p["at"] < p["due"]):
-                    self.fact(q, "promises_due", p["due"])
-                    if p["state"] == "kept" and p["at"] <= p["due"]:
-                        self.fact(q, "promises_kept_on_time", p["due"])
-                    else:
-                        self.fact(q, "promises_broken", p["due"])
-        for key in [k for k, p in self.promises.items() if p["came_due"] and p["state"] != "open"]:
-            del self.promises[key]
-        if not before_event:
+    # A held record's start: offer ts, else answer ts; made ts; opened ts.
+    def starts(self):
+        for k, r in self.contacts.items():
+            yield ("contact", k, r["offer"] if "offer" in r else r["answer"])
+        for k, p in self.promises.items():
+            yield ("promise", k, p["made"])
+        for k, opened in self.complaints.items():
+            yield ("complaint", k, opened)
+
+    def come_due(self, key):
+        p = self.promises[key]
+        p["came_due"] = True
+        if not (p["settled"] == "cancelled" and p["at"] < p["due"]):
+            self.fact(key[0], "promises_due", p["due"])
+            if p["settled"] == "kept" and p["at"] <= p["due"]:
+                self.fact(key[0], "promises_kept_on_time", p["due"])
+            else:
+                self.fact(key[0], "promises_broken", p["due"])
+        if p["settled"]:
+            del self.promises[key]  # released: kept or cancelled, and due <= now
+
+    def expire(self, kind, key):
+        table = {"contact": self.contacts, "promise": self.promises, "complaint": self.complaints}[kind]
+        del table[key]
+        self.counters["expired"] += 1
+
+    def expire_all(self, now):
+        """Drop every held record that began more than open_horizon ago."""
+        for kind, key, start in list(self.starts()):
+            if now - start > self.horizon:
+                self.expire(kind, key)
+
+    def come_due_all(self, now):
+        for key in sorted(k for k, p in self.promises.items() if not p["came_due"] and p["due"] <= now):
+            self.come_due(key)
+
+    def accept(self, ev):
+        before = self.now
+        ts = ev["ts"]
+        clock = ts if before is None else max(before, ts)
+        i = ev["id"]
+        if i in self.ids and clock - self.ids[i] <= self.dedup_horizon:
+            self.counters["duplicates"] += 1
             return
-        for table, start in ((self.contacts, "start"), (self.promises, "made"), (self.complaints, "opened")):
-            for key in [k for k, r in table.items() if now - r[start] > self.horizon]:
-                del table[key]
-                self.c["expired"] += 1
+        self.ids[i] = clock  # late events' ids are remembered too
+        if before is not None and ts < before - self.longest:
+            self.counters["late_events"] += 1
+            return
+        # The agreed order: the clock moves (held records past the open
+        # horizon go), then the event, then promises due by now come due
+        # (so one kept at ts == due is on time, one cancelled at due is due,
+        # and a promise due before this event is still held while it applies).
+        self.now = clock
+        self.expire_all(self.now)
+        self.apply(ev)
+        self.come_due_all(self.now)
 
     def apply(self, ev):
-        before = self.now
-        after = ev["ts"] if before is None else max(before, ev["ts"])
-        if ev["id"] in self.seen_ids and after - self.seen_ids[ev["id"]] <= self.dedup_h:
-            self.c["duplicates"] += 1
-            return
-        self.seen_ids[ev["id"]] = after
-        if before is not None and ev["ts"] < before - self.L:
-            self.c["late_events"] += 1
-            return
-        self.now = after
-        self.advance(self.now, True)
         t, ts = ev["type"], ev["ts"]
         if t == "agent.state":
-            qs = []
-            for q in ev["queues"]:
-                self.seen_queue(q)
-                if q not in qs:
-                    qs.append(q)
-            self.agents[ev["agent"]] = (ev["state"], qs)
-            self.advance(self.now, False)
+            self.queues.update(ev["queues"])
+            self.agents[ev["agent"]] = (ev["state"], ev["queues"])
             return
         q = ev["queue"]
-        self.seen_queue(q)
+        self.queues.add(q)
         if t.startswith("contact."):
-            key = (q, ev["contact"])
-            rec = self.contacts.get(key)
-            if t == "contact.offered":
-                self.fact(q, "offered", ts)
-                if ev.get("transfer_from"):
-                    self.fact(q, "transferred_in", ts)
-                rec = self.contacts.setdefault(key, {})
-                rec.update(offer=ts, channel=ev["channel"], tin=bool(ev.get("transfer_from")), start=ts)
-                rec.pop("answer", None)
-            elif t == "contact.answered":
-                self.fact(q, "answered", ts)
-                if rec and "offer" in rec:
-                    wait = ts - rec["offer"]
-                    self.fact(q, "wait", ts, wait)
-                    if wait <= self.threshold(q, rec["channel"]):
-                        self.fact(q, "answered_in_sl", ts)
-                else:
-                    self.c["unmatched"] += 1
-                if rec is None:
-                    rec = self.contacts[key] = {"start": ts}
-                rec["answer"] = ts
-            elif t == "contact.abandoned":
-                if rec and "offer" in rec:
-                    self.fact(q, "abandoned_short" if ts - rec["offer"] < self.short else "abandoned", ts)
-                else:
-                    self.c["unmatched"] += 1
-                    self.fact(q, "abandoned", ts)
-                self.contacts.pop(key, None)
-            elif t == "contact.transferred":
-                self.fact(q, "transferred_out", ts)
-                self.contacts.pop(key, None)
-            elif t == "contact.ended":
-                self.fact(q, "ended", ts)
-                if ev["resolved"]:
-                    self.fact(q, "resolved", ts)
-                    if not (rec and "offer" in rec and rec["tin"]):
-                        self.fact(q, "fcr", ts)
-                if rec and "answer" in rec:
-                    self.fact(q, "aht", ts, ts - rec["answer"])
-                self.contacts.pop(key, None)
+            self.apply_contact(q, t, ts, ev)
         elif t.startswith("promise."):
-            key = (q, ev["promise"])
-            p = self.promises.get(key)
-            if t == "promise.made":
-                if p:
-                    self.c["unmatched"] += 1
-                else:
-                    self.fact(q, "promises_made", ts)
-                    self.promises[key] = {"made": ts, "due": ev["due"], "state": "open", "at": None,
-                                          "came_due": False}
-            elif not p:
-                self.c["unmatched"] += 1
-            elif p["state"] == "open":
-                p["state"] = "kept" if t == "promise.kept" else "cancelled"
-                p["at"] = ts
-                if t == "promise.kept" and ts > p["due"]:
-                    self.fact(q, "promises_kept_late", ts)
+            self.apply_promise(q, t, ts, ev)
         elif t == "survey.submitted":
             self.fact(q, "csat", ts, ev["csat"])
             for d in DIMS:
@@ -340,113 +340,186 @@ class Model:
                     self.fact(q, d, ts, ev[d])
         elif t == "complaint.opened":
             self.fact(q, "complaints_opened", ts)
-            self.complaints[(q, ev["complaint"])] = {"opened": ts}
+            self.complaints[(q, ev["complaint"])] = ts  # a second opening replaces
         elif t == "complaint.resolved":
             self.fact(q, "complaints_resolved", ts)
-            rec = self.complaints.pop((q, ev["complaint"]), None)
-            if rec:
-                self.fact(q, "complaint_res", ts, ts - rec["opened"])
-        self.advance(self.now, False)
+            opened = self.complaints.pop((q, ev["complaint"]), None)
+            if opened is not None:
+                self.fact(q, "complaint_resolution", ts, ts - opened)
 
-    def figures(self, queues, lo, hi, end_bound):
+    def apply_contact(self, q, t, ts, ev):
+        key = (q, ev["contact"])
+        rec = self.contacts.get(key)
+        has_offer = rec is not None and "offer" in rec
+        if t == "contact.offered":
+            self.fact(q, "offered", ts)
+            if ev["transfer_from"] is not None:
+                self.fact(q, "transferred_in", ts)
+            # A new offer starts a new wait: the held answer goes.
+            self.contacts[key] = {"offer": ts, "channel": ev["channel"],
+                                  "tin": ev["transfer_from"] is not None}
+        elif t == "contact.answered":
+            self.fact(q, "answered", ts)
+            if has_offer:
+                wait = ts - rec["offer"]
+                self.fact(q, "wait", ts, wait)
+                if wait <= self.threshold(q, rec["channel"]):
+                    self.fact(q, "answered_in_sl", ts)
+            else:
+                self.counters["unmatched"] += 1
+            if rec is None:
+                rec = self.contacts[key] = {}
+            rec["answer"] = ts
+        elif t == "contact.abandoned":
+            if has_offer:
+                short = ts - rec["offer"] < self.short
+                self.fact(q, "abandoned_short" if short else "abandoned", ts)
+            else:
+                self.counters["unmatched"] += 1
+                self.fact(q, "abandoned", ts)
+            self.contacts.pop(key, None)
+        elif t == "contact.transferred":
+            self.fact(q, "transferred_out", ts)
+            self.contacts.pop(key, None)
+        elif t == "contact.ended":
+            self.fact(q, "ended", ts)
+            if ev["resolved"]:
+                self.fact(q, "resolved", ts)
+                if not (has_offer and rec["tin"]):
+                    self.fact(q, "fcr", ts)
+            if rec is not None and "answer" in rec:
+                self.fact(q, "handle", ts, ts - rec["answer"])
+            self.contacts.pop(key, None)
+
+    def apply_promise(self, q, t, ts, ev):
+        key = (q, ev["promise"])
+        p = self.promises.get(key)
+        if t == "promise.made":
+            if p is not None:
+                self.counters["unmatched"] += 1  # second made: ignored
+                return
+            self.fact(q, "promises_made", ts)
+            self.promises[key] = {"made": ts, "due": ev["due"], "settled": None, "at": None,
+                                  "came_due": False}
+            return
+        if p is None:
+            self.counters["unmatched"] += 1
+            return
+        if p["settled"]:
+            return  # only the first kept/cancelled counts
+        p["settled"] = "kept" if t == "promise.kept" else "cancelled"
+        p["at"] = ts
+        if t == "promise.kept" and ts > p["due"]:
+            self.fact(q, "promises_kept_late", ts)
+        if p["came_due"]:
+            del self.promises[key]  # already due: released now
+
+    # ------------------------------------------------------------ figures
+
+    def figures(self, queues, lo, hi):
         fs = [f for f in self.facts if f[0] in queues and lo <= f[2] < hi]
 
-        def n(name):
+        def count(name):
             return sum(1 for f in fs if f[1] == name)
 
-        def vals(name):
+        def values(name):
             return [f[3] for f in fs if f[1] == name]
 
         out = {}
         for name in ["offered", "answered", "abandoned", "abandoned_short", "answered_in_sl"]:
-            out[name] = n(name)
-        den = {"answered_abandoned": out["answered"] + out["abandoned"],
-               "answered": out["answered"], "offered": out["offered"],
-               "with_short_abandons": out["answered"] + out["abandoned"] + out["abandoned_short"]}[self.variant]
+            out[name] = count(name)
+        answered, abandoned = out["answered"], out["abandoned"]
+        den = {"answered_abandoned": answered + abandoned,
+               "answered": answered,
+               "offered": out["offered"],
+               "with_short_abandons": answered + abandoned + out["abandoned_short"]}[self.variant]
         if den:
             out["service_level"] = out["answered_in_sl"] / den
-        if out["answered"] + out["abandoned"]:
-            out["abandon_rate"] = out["abandoned"] / (out["answered"] + out["abandoned"])
-        waits = sorted(vals("wait"))
+        if answered + abandoned:
+            out["abandon_rate"] = abandoned / (answered + abandoned)
+        waits = values("wait")
         if waits:
             out["asa_ms"] = round_half_away(sum(waits) / len(waits))
+            ranked = sorted(max(w, 0) for w in waits)  # histograms clamp negatives to 0
             for p in (50, 90, 99):
-                out["wait_p%d_ms" % p] = waits[math.ceil(p * len(waits) / 100) - 1]
-            out["max_wait_ms"] = waits[-1]
-        aht = vals("aht")
-        if aht:
-            out["aht_ms"] = round_half_away(sum(aht) / len(aht))
+                out["wait_p%d_ms" % p] = ranked[math.ceil(p * len(ranked) / 100) - 1]
+            out["max_wait_ms"] = max(waits)
+        handle = values("handle")
+        if handle:
+            out["aht_ms"] = round_half_away(sum(handle) / len(handle))
         for name in ["transferred_out", "transferred_in", "ended", "resolved"]:
-            out[name] = n(name)
+            out[name] = count(name)
         if out["ended"]:
-            out["fcr_rate"] = n("fcr") / out["ended"]
+            out["fcr_rate"] = count("fcr") / out["ended"]
         for name in ["promises_made", "promises_due", "promises_kept_on_time", "promises_broken",
                      "promises_kept_late"]:
-            out[name] = n(name)
+            out[name] = count(name)
         if out["promises_due"]:
             out["promise_kept_rate"] = out["promises_kept_on_time"] / out["promises_due"]
-        cs = vals("csat")
-        out["csat_n"] = len(cs)
-        if cs:
-            out["csat_avg"] = sum(cs) / len(cs)
-            out["csat_satisfied_rate"] = sum(1 for c in cs if c >= 4) / len(cs)
+        csat = values("csat")
+        out["csat_n"] = len(csat)
+        if csat:
+            out["csat_avg"] = sum(csat) / len(csat)
+            out["csat_satisfied_rate"] = sum(1 for c in csat if c >= 4) / len(csat)
         for d in DIMS:
-            v = vals(d)
+            v = values(d)
             if v:
                 out[d + "_avg"] = sum(v) / len(v)
-        out["complaints_opened"] = n("complaints_opened")
-        out["complaints_resolved"] = n("complaints_resolved")
-        cr = vals("complaint_res")
-        if cr:
-            out["complaint_resolution_ms"] = round_half_away(sum(cr) / len(cr))
+        out["complaints_opened"] = count("complaints_opened")
+        out["complaints_resolved"] = count("complaints_resolved")
+        res = values("complaint_resolution")
+        if res:
+            out["complaint_resolution_ms"] = round_half_away(sum(res) / len(res))
         out["window_start"] = lo
-        out["window_end"] = end_bound
+        out["window_end"] = hi
         return out
 
-    def day_bounds(self, t):
-        d = datetime.datetime.fromtimestamp(t / 1000, tz=self.tz).date()
-        start = datetime.datetime(d.year, d.month, d.day, tzinfo=self.tz)
-        nxt = d + datetime.timedelta(days=1)
+    def today_bounds(self):
+        day = datetime.datetime.fromtimestamp(self.now / 1000, tz=self.tz).date()
+        nxt = day + datetime.timedelta(days=1)
+        start = datetime.datetime(day.year, day.month, day.day, tzinfo=self.tz)
         end = datetime.datetime(nxt.year, nxt.month, nxt.day, tzinfo=self.tz)
-        return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+        return int(start.timestamp()) * 1000, int(end.timestamp()) * 1000
 
     def view(self, queues):
         v = {}
         for name, length, g in self.windows:
-            nb = self.now // g
-            lo = (nb - length // g + 1) * g
-            v[name] = self.figures(queues, lo, (nb + 1) * g, (nb + 1) * g)
-        s, e = self.day_bounds(self.now)
-        v["today"] = self.figures(queues, s, e, e)
+            newest = self.now // g  # the bucket holding now
+            lo = (newest - length // g + 1) * g
+            v[name] = self.figures(queues, lo, (newest + 1) * g)
+        lo, hi = self.today_bounds()
+        v["today"] = self.figures(queues, lo, hi)
         return v
 
     def live(self, q):
-        waiting = [r["offer"] for (qq, _), r in self.contacts.items()
-                   if qq == q and "offer" in r and "answer" not in r]
-        out = {"waiting": len(waiting), "longest_wait_ms": self.now - min(waiting) if waiting else 0}
+        offers = [r["offer"] for (qq, _), r in self.contacts.items()
+                  if qq == q and "offer" in r and "answer" not in r]
+        out = {"waiting": len(offers),
+               "longest_wait_ms": self.now - min(offers) if offers else 0}
         for st in ["available", "busy", "wrap_up", "away"]:
             out["agents_" + st] = sum(1 for s, qs in self.agents.values() if s == st and q in qs)
-        ps = [p for (qq, _), p in self.promises.items() if qq == q and p["state"] == "open"]
-        out["promises_open"] = sum(1 for p in ps if p["due"] > self.now)
-        out["promises_overdue"] = sum(1 for p in ps if p["due"] <= self.now)
+        open_ = [p for (qq, _), p in self.promises.items() if qq == q and not p["settled"]]
+        out["promises_open"] = sum(1 for p in open_ if p["due"] > self.now)
+        out["promises_overdue"] = sum(1 for p in open_ if p["due"] <= self.now)
         out["complaints_open"] = sum(1 for (qq, _) in self.complaints if qq == q)
         return out
 
     def result(self):
         res = {"now": self.now, "queues": {}, "total": {}}
-        for q in sorted(self.queues, key=lambda s: s.encode("utf-8")):
-            res["queues"][q] = self.view({q})
-            res["queues"][q]["live"] = self.live(q)
-        res["total"] = self.view(set(self.queues))
-        lives = [res["queues"][q]["live"] for q in self.queues]
-        tl = {k: sum(lv[k] for lv in lives) for k in ["waiting", "promises_open", "promises_overdue",
-                                                        "complaints_open"]}
-        tl["longest_wait_ms"] = max([lv["longest_wait_ms"] for lv in lives] + [0])
-        for st in ["available", "busy", "wrap_up", "away"]:
-            tl["agents_" + st] = sum(1 for s, qs in self.agents.values() if s == st and qs)
-        res["total"]["live"] = tl
-        res.update(self.c)
-        res["errors"] = self.errors
+        if self.now is not None:
+            for q in sorted(self.queues):
+                res["queues"][q] = self.view({q})
+                res["queues"][q]["live"] = self.live(q)
+            res["total"] = self.view(self.queues)
+            lives = [res["queues"][q]["live"] for q in self.queues]
+            tl = {k: sum(lv[k] for lv in lives)
+                  for k in ["waiting", "promises_open", "promises_overdue", "complaints_open"]}
+            tl["longest_wait_ms"] = max([lv["longest_wait_ms"] for lv in lives] + [0])
+            for st in ["available", "busy", "wrap_up", "away"]:
+                tl["agents_" + st] = sum(1 for s, qs in self.agents.values() if s == st and qs)
+            res["total"]["live"] = tl
+        res.update(self.counters)
+        res["errors"] = dict(self.errors)
         return res
 
 
@@ -454,28 +527,33 @@ def round_half_away(x):
     return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
 
 
-def run(path, cfg):
+def run_bytes(data, cfg):
     m = Model(cfg)
-    with open(path, "rb") as f:
-        for raw in f.read().split(b"\n"):
-            if not raw.strip(b" \t\r"):
-                continue
-            try:
-                ev = validate(raw)
-            except Bad as b:
-                m.errors[b.reason] += 1
-                continue
-            m.apply(ev)
+    for raw in data.split(b"\n"):
+        if raw == b"" or raw == b"\r":
+            continue  # blank line
+        try:
+            ev = validate(raw)
+        except Bad as b:
+            m.errors[b.reason] += 1
+            continue
+        m.accept(ev)
     return m.result()
+
+
+def run(path, cfg):
+    with open(path, "rb") as f:
+        return run_bytes(f.read(), cfg)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("file")
-    ap.add_argument("--config", help="flat JSON of config keys (dotted) plus windows")
+    ap.add_argument("--config", help="JSON with the YAML config's keys")
     a = ap.parse_args()
     cfg = json.load(open(a.config)) if a.config else {}
-    json.dump(run(a.file, cfg), sys.stdout)
+    json.dump(run(a.file, cfg), sys.stdout, indent=1, ensure_ascii=False)
+    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":
