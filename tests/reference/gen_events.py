@@ -248,9 +248,11 @@ class Gen:
         dedup = a.dedup_hours * H
         longest = int(a.longest_hours * H)
         n_late = 0
+        edge_done = False
         for n, (_, _, d) in enumerate(ev):
             if a.odd and n == len(ev) // 2:
                 out.extend(odd_lines(clock))
+                clock += 90000  # the latest odd line
             d = dict(d)
             ts = d["ts"]
             if r.random() < 0.25:
@@ -277,6 +279,12 @@ class Gen:
                 if old is not None and (age < dedup - 2 * H or age > max(dedup, longest) + 2 * H):
                     out.append(old)
                     first[i] = (c0, None)
+            if clock - self.start > longest + 3 * H and not edge_done:
+                # The late limit exactly: `ts < now - L` is late, `ts == now - L` is not.
+                edge_done = True
+                for k, ets in (("edge-ok", clock - longest), ("edge-late", clock - longest - 1)):
+                    out.append(json.dumps({"id": k, "type": "survey.submitted", "ts": ets,
+                                           "queue": "sales", "contact": k, "csat": 2}))
             if clock - self.start > longest + 3 * H and r.random() < 0.003:
                 n_late += 1
                 late_ts = clock - longest - H - r.randrange(1, 2 * H)
