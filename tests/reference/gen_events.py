@@ -296,7 +296,7 @@ class Gen:
                 if r.random() < 0.3:
                     out.append(json.dumps(dict(late, ts=clock)))  # same id again: duplicate
             if r.random() < 0.003:
-                out.append("")  # blank line
+                out.append(r.choice(["", "", " \t"]))  # blank line
         out = [l.encode("utf-8") for l in out]
         if a.bad:
             bad = [line for _, line in bad_lines(self.start + H)]

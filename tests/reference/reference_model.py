@@ -305,7 +305,10 @@ class Model:
         ts = ev["ts"]
         clock = ts if before is None else max(before, ts)
         i = ev["id"]
-        if i in self.ids and clock - self.ids[i] <= self.dedup_horizon:
+        # Dedup comes before the clock moves: an id is forgotten once the
+        # clock (before this event) is more than the horizon past the clock
+        # its first acceptance left.
+        if i in self.ids and before - self.ids[i] <= self.dedup_horizon:
             self.counters["duplicates"] += 1
             return
         self.ids[i] = clock  # late events' ids are remembered too
@@ -530,8 +533,8 @@ def round_half_away(x):
 def run_bytes(data, cfg):
     m = Model(cfg)
     for raw in data.split(b"\n"):
-        if raw == b"" or raw == b"\r":
-            continue  # blank line
+        if raw.strip(b" \t\r") == b"":
+            continue  # blank (empty or whitespace-only) line
         try:
             ev = validate(raw)
         except Bad as b:

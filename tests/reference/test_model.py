@@ -204,8 +204,15 @@ r = run(['{"id":"e1","type":"contact.offered","ts":"bad","queue":"q","contact":"
          ""])
 check(r["errors"]["bad_field"] == 1 and r["duplicates"] == 2 and r["late_events"] == 1, "dup/late %r" % r)
 check("late" not in r["queues"] and r["queues"]["q"]["today"]["offered"] == 2, "late changes nothing")
-r = run([ev(1, "contact.offered", T), ev(1, "contact.offered", T + 2 * HR)], {"dedup": {"horizon": "1h"}})
-check(r["duplicates"] == 0 and r["queues"]["q"]["live"]["waiting"] == 1, "dedup horizon 1h")
+# The forget check uses the clock before the event (dedup precedes the clock).
+r = run([ev(0, "contact.offered", T), ev(1, "contact.offered", T + 1000, c=2),
+         ev(2, "contact.offered", T + 1000 + 24 * HR, c=3), ev(1, "contact.offered", T + 1001 + 24 * HR, c=4),
+         "  \t", ev(3, "contact.offered", T + 2000 + 24 * HR, c=5), ev(1, "contact.offered", T + 2001 + 24 * HR, c=6)])
+check(r["duplicates"] == 1 and r["errors"]["bad_json"] == 0, "dedup edge, whitespace line %r" % r)
+r = run([ev(1, "contact.offered", T), ev(1, "contact.offered", T + 2 * HR),  # clock still T: duplicate
+         ev(2, "contact.offered", T + 2 * HR, c=2), ev(1, "contact.offered", T + 2 * HR)],
+        {"dedup": {"horizon": "1h"}})
+check(r["duplicates"] == 1 and r["queues"]["q"]["live"]["waiting"] == 2, "dedup horizon 1h %r" % r)
 
 # --- Expiry (open_horizon) before the event applies.
 r = run([ev(1, "contact.offered", T), ev(2, "promise.made", T, promise="p", due=T + HR),
