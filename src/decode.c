@@ -5,8 +5,13 @@
  * each known top-level key sits (duplicate keys: the last wins). A second,
  * short step then checks the known fields in the contract's order, so the
  * first failing check names the reason. Strings without escapes are sliced
- * from the input; escaped ones are unescaped into the decoder's scratch.
- * Nothing allocates.
+ * from the input; escaped ones are unescaped into the decoder's scratch
+ * (during the checks, so repeated keys cost no scratch). Nothing allocates.
+ *
+ * Speed (bench/README.md, "Decoder"): about 185 ns per event on one core;
+ * plain ASCII inside strings is skipped 16 bytes at a time (SSE2), key
+ * slots are not zeroed per event (a bit mask says which were seen), and
+ * names are compared by length first.
  */
 #include "ccpulse/decode.h"
 
@@ -69,7 +74,8 @@ static int key_index(const char *k, size_t n)
 }
 
 /* Where a value sits in the input. For strings, [start, end) excludes the
- * quotes. */
+ * quotes. Owner: the parser that filled it (ccp_decode's stack); points
+ * into the caller's buffer, so it lives as long as one ccp_decode call. */
 struct slot {
 	enum vkind kind;
 	bool escaped;
@@ -505,7 +511,8 @@ static enum fres check_id(struct ccp_decoder *d, const struct slot *s, struct cc
 	return F_OK;
 }
 
-/* The contract's names with their lengths, so a lookup costs no strlen
+/* The contract's names with their lengths (immutable tables, any thread),
+ * so a lookup costs no strlen
  * (strlen was 3 % of the decoder). Same order and spelling as the tables
  * in event.c; test_decode checks that every name there decodes to its
  * index here. */
