@@ -10,6 +10,8 @@
 
 #include "ccpulse/config.h"
 #include "ccpulse/replay.h"
+#include "broker_cmd.h"
+#include "sim_cmd.h"
 
 static int check_config_cmd(int argc, char **argv);
 static int config_doc_cmd(int argc, char **argv);
@@ -23,6 +25,8 @@ static const struct command {
 } commands[] = {
 	{"replay", ccp_replay_cmd, "replay FILE|- [-c CONFIG] [--json OUT]", "offline run over NDJSON; JSON figures out"},
 	{"check-config", check_config_cmd, "check-config -c FILE [FLAGS]", "validate a config; print it, secrets redacted"},
+	{"sim", ccp_sim_cmd, "sim [--queue Q]... [--out O] [--speed S]", "simulated contact-center traffic (see `sim --help`)"},
+	{"broker", ccp_broker_cmd, "broker [--partitions N] ...", "standalone dev Kafka broker (mock cluster; see `broker --help`)"},
 	{"config-doc", config_doc_cmd, "config-doc", "print the config key table (docs/config.md)"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
