@@ -58,34 +58,97 @@ static size_t queue_key(char *key, const char *prefix, struct ccp_str queue, con
 	return n + sl;
 }
 
+/* FNV-1a over the bytes of `n` fields: a queue's content fingerprint. */
+static uint64_t fields_hash(uint64_t h, const struct ccp_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t v[3] = {f[i].present, f[i].present ? f[i].i : 0, 0};
+		if (f[i].present && f[i].is_ratio)
+			memcpy(&v[2], &f[i].d, sizeof(v[2]));
+		const unsigned char *b = (const unsigned char *)v;
+		for (size_t k = 0; k < sizeof(v); k++)
+			h = (h ^ b[k]) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* HSET of the live fields this writer owns, without DEL: every live field
+ * is always present, so nothing can linger, and the agents fields, written
+ * by whoever holds the agent table, are left alone. */
+static void live_hset(struct ccp_cmdbuf *cb, const char *key, size_t keylen, const struct ccp_field *lf,
+		      int first, int last)
+{
+	ccp_cmdbuf_begin(cb);
+	ccp_cmdbuf_arg_str(cb, "HSET");
+	ccp_cmdbuf_arg(cb, key, keylen);
+	for (int i = first; i <= last; i++) {
+		char v[64];
+		int n = ccp_field_format(&lf[i], v, sizeof(v));
+		ccp_cmdbuf_arg_str(cb, ccp_lfield_names[i]);
+		ccp_cmdbuf_arg(cb, v, n > 0 ? (size_t)n : 0);
+	}
+}
+
+uint64_t ccp_publish_queue(struct ccp_cmdbuf *cb, const struct ccp_engine *e, uint32_t q,
+			   const struct ccp_publish_opts *o)
+{
+	uint32_t nw = ccp_engine_window_count(e);
+	int64_t now = ccp_engine_now(e);
+	char key[KEY_MAX];
+	uint64_t h = 0xcbf29ce484222325ULL;
+	struct ccp_str name = ccp_engine_queue_name(e, q);
+	for (uint32_t w = 0; w < nw; w++) {
+		struct ccp_window_stats ws;
+		struct ccp_field f[CCP_WF__COUNT];
+		ccp_engine_window_stats(e, q, w, &ws);
+		ccp_figures_window(&ws, o->sl_variant, o->wall_ms, f);
+		h = fields_hash(h, f, CCP_WF_UPDATED_AT); /* updated_at moves every cycle */
+		size_t n = queue_key(key, o->prefix, name, ccp_engine_window_name(e, w));
+		ccp_publish_window_hash(cb, key, n, f);
+	}
+	struct ccp_live_stats ls;
+	struct ccp_field lf[CCP_LF__COUNT];
+	ccp_engine_live_stats(e, q, &ls);
+	ccp_figures_live(&ls, now, lf);
+	size_t n = queue_key(key, o->prefix, name, "live");
+	if (o->agents_elsewhere) {
+		h = fields_hash(h, lf, CCP_LF__COUNT);
+		live_hset(cb, key, n, lf, CCP_LF_WAITING, CCP_LF_LONGEST_WAIT_MS);
+		live_hset(cb, key, n, lf, CCP_LF_PROMISES_OPEN, CCP_LF_COMPLAINTS_OPEN);
+	} else {
+		h = fields_hash(h, lf, CCP_LF__COUNT);
+		ccp_publish_live_hash(cb, key, n, lf);
+	}
+	ccp_cmdbuf_begin(cb);
+	ccp_cmdbuf_arg_str(cb, "SADD");
+	ccp_cmdbuf_arg_fmt(cb, "%s:queues", o->prefix);
+	ccp_cmdbuf_arg(cb, name.ptr, name.len);
+	return h;
+}
+
 size_t ccp_publish_queues(struct ccp_cmdbuf *cb, const struct ccp_engine *e,
 			  const struct ccp_publish_opts *o)
 {
 	uint32_t nq = ccp_engine_queue_count(e);
-	uint32_t nw = ccp_engine_window_count(e);
-	int64_t now = ccp_engine_now(e);
-	char key[KEY_MAX];
-	for (uint32_t q = 0; q < nq; q++) {
-		struct ccp_str name = ccp_engine_queue_name(e, q);
-		for (uint32_t w = 0; w < nw; w++) {
-			struct ccp_window_stats ws;
-			struct ccp_field f[CCP_WF__COUNT];
-			ccp_engine_window_stats(e, q, w, &ws);
-			ccp_figures_window(&ws, o->sl_variant, o->wall_ms, f);
-			size_t n = queue_key(key, o->prefix, name, ccp_engine_window_name(e, w));
-			ccp_publish_window_hash(cb, key, n, f);
-		}
-		struct ccp_live_stats ls;
-		struct ccp_field lf[CCP_LF__COUNT];
-		ccp_engine_live_stats(e, q, &ls);
-		ccp_figures_live(&ls, now, lf);
-		size_t n = queue_key(key, o->prefix, name, "live");
-		ccp_publish_live_hash(cb, key, n, lf);
-
-		ccp_cmdbuf_begin(cb);
-		ccp_cmdbuf_arg_str(cb, "SADD");
-		ccp_cmdbuf_arg_fmt(cb, "%s:queues", o->prefix);
-		ccp_cmdbuf_arg(cb, name.ptr, name.len);
-	}
+	for (uint32_t q = 0; q < nq; q++)
+		ccp_publish_queue(cb, e, q, o);
 	return nq;
+}
+
+uint64_t ccp_publish_agents(struct ccp_cmdbuf *cb, const struct ccp_engine *e, uint32_t q, const char *prefix)
+{
+	char key[KEY_MAX];
+	struct ccp_str name = ccp_engine_queue_name(e, q);
+	struct ccp_live_stats ls;
+	struct ccp_field lf[CCP_LF__COUNT];
+	ccp_engine_live_stats(e, q, &ls);
+	ccp_figures_live(&ls, ccp_engine_now(e), lf);
+	size_t n = queue_key(key, prefix, name, "live");
+	live_hset(cb, key, n, lf, CCP_LF_AGENTS_AVAILABLE, CCP_LF_AGENTS_AWAY);
+	ccp_cmdbuf_begin(cb);
+	ccp_cmdbuf_arg_str(cb, "SADD");
+	ccp_cmdbuf_arg_fmt(cb, "%s:queues", prefix);
+	ccp_cmdbuf_arg(cb, name.ptr, name.len);
+	return fields_hash(0xcbf29ce484222325ULL, &lf[CCP_LF_AGENTS_AVAILABLE],
+			   CCP_LF_AGENTS_AWAY - CCP_LF_AGENTS_AVAILABLE + 1);
 }

@@ -71,6 +71,8 @@ struct entry {
 	const char **argv;      /* every argument of every command */
 	size_t *argvlen;
 	char *qerr;             /* first error while queuing (MULTI/command), heap; or NULL */
+	ccp_sink_redis_values_cb values_cb; /* a read: gets the last command's reply instead of ack_cb */
+	void *values_ud;
 };
 
 /* A registered Lua script. Owner: the sink; loop thread; lives as long. */
@@ -489,8 +491,12 @@ static void batch_rejected(struct ccp_sink_redis *s, struct entry *e, const char
 	 * and its text is copied out before it is freed. */
 	char text[sizeof(s->st.last_error)];
 	snprintf(text, sizeof(text), "%s", msg);
+	ccp_sink_redis_values_cb vcb = e->values_cb;
+	void *vud = e->values_ud;
 	entry_free(e);
-	if (s->o.error_cb)
+	if (vcb)
+		vcb(vud, token, -EPROTO, 0, NULL, NULL);
+	else if (s->o.error_cb)
 		s->o.error_cb(s->o.ud, token, -EPROTO, text);
 }
 
@@ -498,6 +504,47 @@ static void maybe_flushed(struct ccp_sink_redis *s)
 {
 	if (s->closing && !s->finishing && !s->head)
 		finish_close(s, "close: backlog flushed");
+}
+
+/* Hands a read's reply to its callback: an array of bulk strings and
+ * nils (MGET, HGETALL), or one bulk string, as slices valid during the
+ * call; any other reply type is an empty answer. */
+static void deliver_values(struct entry *e, const redisReply *rep)
+{
+	enum { STACK_VALUES = 64 };
+	const char *vs[STACK_VALUES];
+	size_t ls[STACK_VALUES];
+	const char **vals = vs;
+	size_t *lens = ls;
+	size_t n = 0;
+	if (rep->type == REDIS_REPLY_ARRAY) {
+		n = rep->elements;
+		if (n > STACK_VALUES) {
+			vals = malloc(n * sizeof(*vals));
+			lens = malloc(n * sizeof(*lens));
+			if (!vals || !lens) {
+				free(vals == vs ? NULL : vals);
+				free(lens == ls ? NULL : lens);
+				e->values_cb(e->values_ud, e->token, -ENOMEM, 0, NULL, NULL);
+				return;
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			const redisReply *el = rep->element[i];
+			bool str = el->type == REDIS_REPLY_STRING || el->type == REDIS_REPLY_STATUS;
+			vals[i] = str ? el->str : NULL;
+			lens[i] = str ? el->len : 0;
+		}
+	} else if (rep->type == REDIS_REPLY_STRING) {
+		n = 1;
+		vals[0] = rep->str;
+		lens[0] = rep->len;
+	}
+	e->values_cb(e->values_ud, e->token, 0, n, vals, lens);
+	if (vals != vs)
+		free(vals);
+	if (lens != ls)
+		free(lens);
 }
 
 static void exec_cb(redisAsyncContext *ac, void *r, void *privdata)
@@ -545,9 +592,11 @@ static void exec_cb(redisAsyncContext *ac, void *r, void *privdata)
 			s->st.batches_acked++;
 			s->st.inflight_batches = s->inflight;
 			uint64_t token = e->token;
-			entry_free(e);
-			if (s->o.ack_cb)
+			if (e->values_cb && rep->elements >= e->ncmds)
+				deliver_values(e, rep->element[e->ncmds - 1]);
+			else if (s->o.ack_cb)
 				s->o.ack_cb(s->o.ud, token);
+			entry_free(e);
 		}
 	} else {
 		char msg[64];
@@ -1031,7 +1080,7 @@ static void source_get(const struct cmd_source *src, size_t i, struct ccp_sink_r
 }
 
 static int submit(struct ccp_sink_redis *s, const struct cmd_source *src, size_t n, uint64_t token,
-		  enum entry_kind kind)
+		  enum entry_kind kind, ccp_sink_redis_values_cb values_cb, void *values_ud)
 {
 	if (s->closing)
 		return -ESHUTDOWN;
@@ -1072,6 +1121,8 @@ static int submit(struct ccp_sink_redis *s, const struct cmd_source *src, size_t
 	e->bytes = size;
 	e->kind = kind;
 	e->ncmds = (uint32_t)n;
+	e->values_cb = values_cb;
+	e->values_ud = values_ud;
 	e->argv = (const char **)(e + 1);
 	e->argvlen = (size_t *)(e->argv + nargs);
 	e->argc = (uint32_t *)(e->argvlen + nargs);
@@ -1104,7 +1155,7 @@ int ccp_sink_redis_submit(struct ccp_sink_redis *s, const struct ccp_sink_redis_
 	if (!cmds)
 		return -EINVAL;
 	struct cmd_source src = {.cmds = cmds};
-	return submit(s, &src, n, token, ENTRY_TX);
+	return submit(s, &src, n, token, ENTRY_TX, NULL, NULL);
 }
 
 int ccp_sink_redis_submit_cmdbuf(struct ccp_sink_redis *s, struct ccp_cmdbuf *cb, uint64_t token)
@@ -1112,7 +1163,16 @@ int ccp_sink_redis_submit_cmdbuf(struct ccp_sink_redis *s, struct ccp_cmdbuf *cb
 	if (ccp_cmdbuf_error(cb))
 		return -ENOMEM;
 	struct cmd_source src = {.cb = cb};
-	return submit(s, &src, ccp_cmdbuf_count(cb), token, ENTRY_TX);
+	return submit(s, &src, ccp_cmdbuf_count(cb), token, ENTRY_TX, NULL, NULL);
+}
+
+int ccp_sink_redis_read(struct ccp_sink_redis *s, const struct ccp_sink_redis_cmd *cmds, size_t n, uint64_t token,
+			ccp_sink_redis_values_cb cb, void *ud)
+{
+	if (!cmds || !cb)
+		return -EINVAL;
+	struct cmd_source src = {.cmds = cmds};
+	return submit(s, &src, n, token, ENTRY_TX, cb, ud);
 }
 
 int ccp_sink_redis_publish(struct ccp_sink_redis *s, const char *channel, size_t channel_len, const char *msg,
@@ -1122,7 +1182,7 @@ int ccp_sink_redis_publish(struct ccp_sink_redis *s, const char *channel, size_t
 	size_t argvlen[3] = {7, channel_len, msg_len};
 	struct ccp_sink_redis_cmd c = {.argc = 3, .argv = argv, .argvlen = argvlen, .script = -1};
 	struct cmd_source src = {.cmds = &c};
-	int r = submit(s, &src, 1, 0, ENTRY_PUBLISH);
+	int r = submit(s, &src, 1, 0, ENTRY_PUBLISH, NULL, NULL);
 	if (r != 0)
 		s->st.publishes_failed++;
 	return r;
@@ -1196,10 +1256,14 @@ static void finish_close(struct ccp_sink_redis *s, const char *why)
 		s->st.backlog_batches--;
 		uint64_t token = e->token;
 		bool tx = e->kind == ENTRY_TX;
+		ccp_sink_redis_values_cb vcb = e->values_cb;
+		void *vud = e->values_ud;
 		entry_free(e);
 		if (tx) {
 			s->st.batches_dropped++;
-			if (s->o.error_cb)
+			if (vcb)
+				vcb(vud, token, -ECANCELED, 0, NULL, NULL);
+			else if (s->o.error_cb)
 				s->o.error_cb(s->o.ud, token, -ECANCELED, "dropped at close");
 		} else {
 			s->st.publishes_failed++;

@@ -747,6 +747,14 @@ void ccp_source_kafka_release(const rd_kafka_message_t *msg)
 		rd_kafka_message_destroy((rd_kafka_message_t *)msg); /* the handed-over reference */
 }
 
+void ccp_source_kafka_msg_view(const rd_kafka_message_t *msg, struct ccp_kafka_msg_view *out)
+{
+	out->payload = msg->payload;
+	out->len = msg->payload ? msg->len : 0;
+	out->offset = msg->offset;
+	out->partition = msg->partition;
+}
+
 void ccp_source_kafka_wake(struct ccp_source_kafka *src)
 {
 	/* relaxed: see source_main; the yield makes a blocked consume return */

@@ -7,6 +7,7 @@
 #ifndef CCPULSE_PUBLISH_H
 #define CCPULSE_PUBLISH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,10 @@ struct ccp_publish_opts {
 	const char *prefix;   /* `{p}` */
 	enum ccp_sl_variant sl_variant;
 	int64_t wall_ms;      /* `updated_at` */
+	/* Live pipeline: the agents_* live fields are written by the holder of
+	 * the agent table (ccp_publish_agents), so the live hash is HSET
+	 * without DEL and without them. Replay: false (one writer). */
+	bool agents_elsewhere;
 };
 
 /* Appends, for every queue of `e`: DEL+HSET of `{p}:q:{queue}:{window}` for
@@ -27,6 +32,17 @@ struct ccp_publish_opts {
  * the number of queues rendered. @thread owner of `e` */
 size_t ccp_publish_queues(struct ccp_cmdbuf *cb, const struct ccp_engine *e,
 			  const struct ccp_publish_opts *o);
+
+/* Appends the commands of one queue (as above) and returns a fingerprint
+ * of its figures, `updated_at` excluded, so the caller can tell which
+ * queues changed since its previous render. @thread owner of `e` */
+uint64_t ccp_publish_queue(struct ccp_cmdbuf *cb, const struct ccp_engine *e, uint32_t q,
+			   const struct ccp_publish_opts *o);
+
+/* Appends HSET of the agents_* fields of queue q's live hash (and SADD to
+ * `{p}:queues`) from an engine that holds the agent table; returns a
+ * fingerprint of those counts. @thread owner of `e` */
+uint64_t ccp_publish_agents(struct ccp_cmdbuf *cb, const struct ccp_engine *e, uint32_t q, const char *prefix);
 
 /* Appends DEL+HSET of `key` with the present fields of a window. */
 void ccp_publish_window_hash(struct ccp_cmdbuf *cb, const char *key, size_t keylen,

@@ -89,6 +89,13 @@ typedef void (*ccp_sink_redis_error_cb)(void *ud, uint64_t token, int code, cons
 /* Every state change; `why` says what caused it (a connection error, a
  * timeout, "AUTH failed: WRONGPASS ..."), valid during the call only. */
 typedef void (*ccp_sink_redis_state_cb)(void *ud, enum ccp_sink_redis_state st, const char *why);
+/* The answer to a read (ccp_sink_redis_read): `code` 0 and the last
+ * command's reply as `n` values (an array reply element by element, NULL
+ * with length 0 for a nil; a bulk string as one value), valid during the
+ * call only; or `code` -EPROTO (Redis rejected it) / -ECANCELED (dropped
+ * at close) / -ENOMEM with no values. */
+typedef void (*ccp_sink_redis_values_cb)(void *ud, uint64_t token, int code, size_t n, const char *const *vals,
+					 const size_t *lens);
 /* After the sink is freed (ccp_sink_redis_close). */
 typedef void (*ccp_sink_redis_close_cb)(void *ud);
 
@@ -178,6 +185,12 @@ int ccp_sink_redis_submit(struct ccp_sink_redis *s, const struct ccp_sink_redis_
  * buffer is the caller's again on return (reset or reuse it). @thread loop */
 int ccp_sink_redis_submit_cmdbuf(struct ccp_sink_redis *s, struct ccp_cmdbuf *cb, uint64_t token);
 
+/* Queues a read: a batch like submit (MULTI ... EXEC, in order with the
+ * writes, resent after reconnects), whose last command's reply goes to
+ * `cb(ud, ...)` instead of ack_cb/error_cb. Returns as submit.
+ * @thread loop */
+int ccp_sink_redis_read(struct ccp_sink_redis *s, const struct ccp_sink_redis_cmd *cmds, size_t n, uint64_t token,
+			ccp_sink_redis_values_cb cb, void *ud);
 /* Queues PUBLISH channel message behind the batches already submitted.
  * Fire-and-forget: no callback, never resent. Returns as submit.
  * @thread loop */

@@ -175,6 +175,17 @@ void ccp_source_kafka_free(struct ccp_source_kafka *src);
  * are gone after this. @thread any */
 void ccp_source_kafka_release(const rd_kafka_message_t *msg);
 
+/* What a consumer of handed-over messages reads, without rdkafka.h. The
+ * payload slice dies with ccp_source_kafka_release(). */
+struct ccp_kafka_msg_view {
+	const char *payload; /* NULL with len 0 for a null value */
+	size_t len;
+	int64_t offset;
+	int32_t partition;
+};
+/* Fills `out` from a handed-over message. @thread any holder */
+void ccp_source_kafka_msg_view(const rd_kafka_message_t *msg, struct ccp_kafka_msg_view *out);
+
 /* Downstream has room again: the source thread retries kept messages now
  * instead of at its next poll timeout. Cheap; calls coalesce.
  * @thread any */
