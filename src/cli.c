@@ -11,6 +11,8 @@
 #include "ccpulse/config.h"
 #include "ccpulse/replay.h"
 #include "broker_cmd.h"
+#include "demo_cmd.h"
+#include "run_cmd.h"
 #include "sim_cmd.h"
 
 static int check_config_cmd(int argc, char **argv);
@@ -23,6 +25,8 @@ static const struct command {
 	const char *synopsis;
 	const char *help;
 } commands[] = {
+	{"run", ccp_run_cmd, "run [-c FILE] [FLAGS]", "the service: Kafka in, Redis out, until SIGTERM"},
+	{"demo", ccp_demo_cmd, "demo [--hours H] [--seed N] [FLAGS]", "live demo: broker, Redis, simulator, processor"},
 	{"replay", ccp_replay_cmd, "replay FILE|- [-c CONFIG] [--json OUT]", "offline run over NDJSON; JSON figures out"},
 	{"check-config", check_config_cmd, "check-config -c FILE [FLAGS]", "validate a config; print it, secrets redacted"},
 	{"sim", ccp_sim_cmd, "sim [--queue Q]... [--out O] [--speed S]", "simulated contact-center traffic (see `sim --help`)"},

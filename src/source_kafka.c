@@ -559,6 +559,17 @@ static void *source_main(void *arg)
 	 * path (revoked callbacks, synchronous commit) through rebalance_cb. */
 	for (uint32_t i = 0; i < src->n_assigned; i++)
 		drop_kept(&src->parts[src->assigned_ids[i]]);
+	/* Revoke (last renders, acks) and commit while still a member of the
+	 * group: once close() has sent LeaveGroup, or while the leave starts
+	 * a rebalance, a commit can be refused and the next owner would
+	 * re-read what this instance already published. */
+	if (src->n_assigned) {
+		rd_kafka_topic_partition_list_t *mine = rd_kafka_topic_partition_list_new((int)src->n_assigned);
+		for (uint32_t i = 0; i < src->n_assigned; i++)
+			rd_kafka_topic_partition_list_add(mine, src->topic, src->assigned_ids[i]);
+		on_revoke(src, mine);
+		rd_kafka_topic_partition_list_destroy(mine);
+	}
 	rd_kafka_resp_err_t e = rd_kafka_consumer_close(src->rk);
 	if (e)
 		slog(src->log, CCP_LOG_ERROR, "consumer close: %s", rd_kafka_err2str(e));

@@ -17,8 +17,7 @@
  *   event applied, the clock moved) is rendered into its current buffer:
  *   per queue window and live hashes (the agents fields belong to the loop),
  *   its promises overdue, its partial for the `total` view and `stats`,
- *   closed minutes collected since the last render, and a PUBLISH of the
- *   queues that changed on `{p}:updates`. The buffer goes to the loop with
+ *   and a PUBLISH of the queues that changed on `{p}:updates`. The buffer goes to the loop with
  *   the offset it covers; the loop submits it as one MULTI/EXEC and stores
  *   that offset once Redis acknowledged it. A partition renders again only
  *   when the loop has given a buffer back, so a slow Redis holds at most
