@@ -138,6 +138,32 @@ out:
 	return rc;
 }
 
+struct ccp_config *ccp_cli_config_new(const char *usage, int argc, char **argv, ccp_cli_arg_cb arg, void *ud,
+				      int *rc)
+{
+	struct ccp_config *c = malloc(sizeof(*c));
+	if (!c) {
+		*rc = CCP_EXIT_ERROR;
+		return NULL;
+	}
+	*rc = ccp_cli_config(c, usage, argc, argv, arg, ud);
+	if (*rc != CCP_EXIT_OK) {
+		free(c);
+		if (*rc == CCP_CLI_HELP_SHOWN)
+			*rc = CCP_EXIT_OK;
+		return NULL;
+	}
+	return c;
+}
+
+void ccp_cli_config_free(struct ccp_config *c)
+{
+	if (c) {
+		ccp_config_free(c);
+		free(c);
+	}
+}
+
 static int check_config_cmd(int argc, char **argv)
 {
 	struct ccp_config *c = malloc(sizeof(*c));

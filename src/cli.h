@@ -33,6 +33,12 @@ typedef int (*ccp_cli_arg_cb)(void *ud, int argc, char **argv, int *i);
  * @thread main */
 int ccp_cli_config(struct ccp_config *c, const char *usage, int argc, char **argv, ccp_cli_arg_cb arg, void *ud);
 
+/* ccp_cli_config() into a config on the heap. Returns it (free with
+ * ccp_cli_config_free), or NULL with the exit code in *rc (0 after --help). */
+struct ccp_config *ccp_cli_config_new(const char *usage, int argc, char **argv, ccp_cli_arg_cb arg, void *ud,
+				      int *rc);
+void ccp_cli_config_free(struct ccp_config *c); /* NULL: no-op */
+
 /* The value of an option at argv[*i] ("--x V" or "--x=V"), advancing *i;
  * NULL (with a usage message) when it is missing. */
 const char *ccp_cli_value(const char *cmd, int argc, char **argv, int *i);

@@ -223,14 +223,10 @@ int ccp_demo_cmd(int argc, char **argv)
 			a.redis_given = true;
 	if (getenv("CCPULSE_REDIS_URL"))
 		a.redis_given = true;
-	struct ccp_config *c = malloc(sizeof(*c));
+	int rc;
+	struct ccp_config *c = ccp_cli_config_new(DEMO_USAGE, argc, argv, demo_arg, &a, &rc);
 	if (!c)
-		return CCP_EXIT_ERROR;
-	int rc = ccp_cli_config(c, DEMO_USAGE, argc, argv, demo_arg, &a);
-	if (rc != CCP_EXIT_OK) {
-		free(c);
-		return rc == CCP_CLI_HELP_SHOWN ? CCP_EXIT_OK : rc;
-	}
+		return rc;
 	struct ccp_log log;
 	ccp_log_from_config(&log, c);
 	char err[512];
@@ -301,7 +297,6 @@ out:
 	ccp_sim_free(st.sim);
 	ccp_broker_stop(broker);
 	redis_stop(redis_pid);
-	ccp_config_free(c);
-	free(c);
+	ccp_cli_config_free(c);
 	return rc;
 }

@@ -21,14 +21,10 @@ int ccp_log_from_config(struct ccp_log *log, const struct ccp_config *c)
 
 int ccp_run_cmd(int argc, char **argv)
 {
-	struct ccp_config *c = malloc(sizeof(*c));
+	int rc;
+	struct ccp_config *c = ccp_cli_config_new(RUN_USAGE, argc, argv, NULL, NULL, &rc);
 	if (!c)
-		return CCP_EXIT_ERROR;
-	int rc = ccp_cli_config(c, RUN_USAGE, argc, argv, NULL, NULL);
-	if (rc != CCP_EXIT_OK) {
-		free(c);
-		return rc == CCP_CLI_HELP_SHOWN ? CCP_EXIT_OK : rc;
-	}
+		return rc;
 	struct ccp_log log;
 	ccp_log_from_config(&log, c);
 	char err[512];
@@ -49,7 +45,6 @@ int ccp_run_cmd(int argc, char **argv)
 			 (unsigned long long)st.acked, (unsigned long long)st.offsets_stored);
 	}
 	ccp_pipeline_free(p);
-	ccp_config_free(c);
-	free(c);
+	ccp_cli_config_free(c);
 	return rc;
 }
