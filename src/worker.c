@@ -437,7 +437,6 @@ static void part_revoke(struct ccp_worker *w, int32_t id, struct ccp_worker_revo
 	w->parts[id] = NULL;
 	w->n_parts--;
 	atomic_store_explicit(&w->n_assigned, w->n_parts, memory_order_relaxed);
-	p->spare = NULL; /* the buffer now with the loop comes back to no one: freed then */
 	part_free(p);
 }
 
