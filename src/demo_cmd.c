@@ -183,13 +183,6 @@ static void *sim_main(void *arg)
 	return NULL;
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void print_guide(const struct ccp_config *c, int redis_port, const struct ccp_sim_config *sc)
 {
 	char cli[64];
@@ -260,7 +253,7 @@ int ccp_demo_cmd(int argc, char **argv)
 	struct ccp_sim_config sc;
 	ccp_sim_config_default(&sc);
 	sc.seed = a.seed;
-	sc.start_ms = wall_ms();
+	sc.start_ms = ccp_log_wall_ms();
 	sc.duration_ms = (int64_t)(a.hours * 3600000.0);
 	sc.curve = CCP_SIM_CURVE_FLAT; /* a demo at night should still be busy */
 	if (ccp_sim_new(&sc, c->engine.sl_threshold_ms[CCP_CH_VOICE], &st.sim, err, sizeof(err)))
@@ -292,6 +285,8 @@ out:
 	if (sim_started) {
 		atomic_store(&st.stop, 1);
 		pthread_join(st.t, NULL);
+		if (st.rc < 0)
+			fprintf(stderr, "ccpulse demo: simulator: %s\n", st.err);
 	}
 	ccp_pipeline_free(p);
 	ccp_sim_free(st.sim);

@@ -57,7 +57,7 @@ int64_t ccp_log_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t wall_ms(void)
+int64_t ccp_log_wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -142,7 +142,7 @@ static void line_begin(struct line *ln, const struct ccp_log *l, enum ccp_log_le
 	ln->log = l;
 	ln->len = 0;
 	ln->truncated = false;
-	int64_t ms = l->clock_ms ? l->clock_ms() : wall_ms();
+	int64_t ms = l->clock_ms ? l->clock_ms() : ccp_log_wall_ms();
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 	gmtime_r(&t, &tm);

@@ -30,19 +30,7 @@ void ccp_partial_from_engine(struct ccp_partial *p, const struct ccp_engine *e,
 		ccp_total_window(e, w, &pw->hist, &pw->ws);
 		pw->ws.hist = &pw->hist;
 	}
-	memset(&p->live, 0, sizeof(p->live));
-	for (uint32_t q = 0; q < ccp_engine_queue_count(e); q++) {
-		struct ccp_live_stats ls;
-		ccp_engine_live_stats(e, q, &ls);
-		p->live.waiting += ls.waiting;
-		p->live.promises_open += ls.promises_open;
-		p->live.promises_overdue += ls.promises_overdue;
-		p->live.complaints_open += ls.complaints_open;
-		if (ls.has_oldest_wait && (!p->live.has_oldest_wait || ls.oldest_wait_start_ms < p->live.oldest_wait_start_ms)) {
-			p->live.has_oldest_wait = true;
-			p->live.oldest_wait_start_ms = ls.oldest_wait_start_ms;
-		}
-	}
+	ccp_total_live_stats(e, &p->live);
 	ccp_engine_counters(e, &p->counters);
 	memcpy(p->rejects, rejects, sizeof(p->rejects));
 }

@@ -98,13 +98,6 @@ struct ccp_pipeline {
 	atomic_bool redis_ready, running;
 };
 
-static int64_t wall_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- pending batches ------------------------------------------------------------ */
 
 static bool pend_push(struct ccp_pipeline *p, struct pending e, uint64_t *token)
@@ -321,7 +314,7 @@ static void totals_read_cb(void *ud, uint64_t token, int code, size_t n, const c
 	uint64_t agents[CCP_AGENT__COUNT];
 	ccp_engine_agents_total(p->agents, agents);
 	ccp_cmdbuf_reset(&p->cb);
-	ccp_partial_render_total(&p->cb, &p->merged, p->cfg->prefix, p->cfg->engine.sl_variant, wall_now_ms(),
+	ccp_partial_render_total(&p->cb, &p->merged, p->cfg->prefix, p->cfg->engine.sl_variant, ccp_log_wall_ms(),
 				 agents);
 	ccp_partial_render_stats(&p->cb, &p->merged, p->cfg->prefix);
 	uint64_t t;

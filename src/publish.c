@@ -111,12 +111,11 @@ uint64_t ccp_publish_queue(struct ccp_cmdbuf *cb, const struct ccp_engine *e, ui
 	ccp_engine_live_stats(e, q, &ls);
 	ccp_figures_live(&ls, now, lf);
 	size_t n = queue_key(key, o->prefix, name, "live");
+	h = fields_hash(h, lf, CCP_LF__COUNT);
 	if (o->agents_elsewhere) {
-		h = fields_hash(h, lf, CCP_LF__COUNT);
 		live_hset(cb, key, n, lf, CCP_LF_WAITING, CCP_LF_LONGEST_WAIT_MS);
 		live_hset(cb, key, n, lf, CCP_LF_PROMISES_OPEN, CCP_LF_COMPLAINTS_OPEN);
 	} else {
-		h = fields_hash(h, lf, CCP_LF__COUNT);
 		ccp_publish_live_hash(cb, key, n, lf);
 	}
 	ccp_cmdbuf_begin(cb);

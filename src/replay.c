@@ -458,9 +458,7 @@ int ccp_replay_cmd(int argc, char **argv)
 		goto done;
 	}
 	ccp_log_reporter_flush(&rep, ccp_log_mono_ms(), true);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	int64_t wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	int64_t wall_ms = ccp_log_wall_ms();
 	if (out) {
 		ccp_replay_write_json(e, cfg, &res, wall_ms, out);
 		int bad = ferror(out);

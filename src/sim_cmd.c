@@ -22,6 +22,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "ccpulse/erlang.h"
+#include "ccpulse/log.h"
 
 #define CMD "ccpulse sim"
 #define EXIT_OK 0
@@ -407,11 +408,8 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 		memcpy(a->cfg.queues, def.queues, sizeof(def.queues));
 		a->cfg.n_queues = def.n_queues;
 	}
-	if (!a->start_given) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		a->cfg.start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
+	if (!a->start_given)
+		a->cfg.start_ms = ccp_log_wall_ms();
 	return 0;
 }
 

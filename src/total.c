@@ -27,25 +27,30 @@ void ccp_total_window(const struct ccp_engine *e, uint32_t w, struct ccp_hist *h
 	}
 }
 
+void ccp_total_live_stats(const struct ccp_engine *e, struct ccp_live_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (uint32_t q = 0; q < ccp_engine_queue_count(e); q++) {
+		struct ccp_live_stats ls;
+		ccp_engine_live_stats(e, q, &ls);
+		sum->waiting += ls.waiting;
+		sum->promises_open += ls.promises_open;
+		sum->promises_overdue += ls.promises_overdue;
+		sum->complaints_open += ls.complaints_open;
+		/* The oldest waiting offer of all: its wait is the largest of the
+		 * queues' longest waits (one clock). */
+		if (ls.waiting && ls.has_oldest_wait &&
+		    (!sum->has_oldest_wait || ls.oldest_wait_start_ms < sum->oldest_wait_start_ms)) {
+			sum->has_oldest_wait = true;
+			sum->oldest_wait_start_ms = ls.oldest_wait_start_ms;
+		}
+	}
+}
+
 void ccp_total_live(const struct ccp_engine *e, struct ccp_field out[CCP_LF__COUNT])
 {
 	struct ccp_live_stats sum;
-	memset(&sum, 0, sizeof(sum));
-	int64_t now = ccp_engine_now(e);
-	int64_t longest = 0;
-	for (uint32_t q = 0; q < ccp_engine_queue_count(e); q++) {
-		struct ccp_live_stats ls;
-		struct ccp_field f[CCP_LF__COUNT];
-		ccp_engine_live_stats(e, q, &ls);
-		ccp_figures_live(&ls, now, f);
-		if (f[CCP_LF_LONGEST_WAIT_MS].i > longest)
-			longest = f[CCP_LF_LONGEST_WAIT_MS].i;
-		sum.waiting += ls.waiting;
-		sum.promises_open += ls.promises_open;
-		sum.promises_overdue += ls.promises_overdue;
-		sum.complaints_open += ls.complaints_open;
-	}
+	ccp_total_live_stats(e, &sum);
 	ccp_engine_agents_total(e, sum.agents);
-	ccp_figures_live(&sum, now, out);
-	out[CCP_LF_LONGEST_WAIT_MS].i = longest;
+	ccp_figures_live(&sum, ccp_engine_now(e), out);
 }

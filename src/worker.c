@@ -23,6 +23,7 @@
 #include "ccpulse/publish.h"
 #include "ccpulse/ring.h"
 #include "ccpulse/source_kafka.h"
+#include "hash.h"
 
 #define IN_DEFAULT_SLOTS 65536u
 #define OUT_SLOTS 4096u  /* renders in flight to the loop: <= 1 per partition */
@@ -137,11 +138,7 @@ static int64_t mono_ms(void)
 
 static int64_t wall_ms(const struct ccp_worker *w)
 {
-	if (w->o.wall_ms)
-		return w->o.wall_ms();
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return w->o.wall_ms ? w->o.wall_ms() : ccp_log_wall_ms();
 }
 
 static bool grow(char **buf, size_t *cap, size_t need)
@@ -277,24 +274,14 @@ struct overdue_ctx {
 	bool emit;
 };
 
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 static void overdue_each(void *ud, struct ccp_str queue, struct ccp_str promise, int64_t due_ms)
 {
 	struct overdue_ctx *c = ud;
 	if (!c->emit) {
 		/* Order-free fingerprint: XOR of per-member hashes. */
-		uint64_t h = hash_bytes(0xcbf29ce484222325ULL, queue.ptr, queue.len);
-		h = hash_bytes(h, ":", 1);
-		h = hash_bytes(h, promise.ptr, promise.len);
-		h = hash_bytes(h, &due_ms, sizeof(due_ms));
-		c->fp ^= h * 0x9E3779B97F4A7C15ULL;
+		uint64_t h = ccp__hash_bytes(queue.ptr, queue.len);
+		h = ccp__mix64(h ^ ccp__hash_bytes(promise.ptr, promise.len));
+		c->fp ^= ccp__mix64(h ^ (uint64_t)due_ms);
 		c->n++;
 		return;
 	}
@@ -535,6 +522,17 @@ static void drain_back(struct ccp_worker *w)
 	}
 }
 
+/* Renders and advances idle clocks once per publish interval. */
+static void maybe_tick(struct ccp_worker *w)
+{
+	int64_t now = mono_ms();
+	if (now < w->next_tick_mono_ms)
+		return;
+	drain_back(w); /* a returned buffer lets a partition render now */
+	tick(w, now);
+	w->next_tick_mono_ms = now + w->o.publish_interval_ms;
+}
+
 /* Takes everything queued on `in`. Returns the slots handled. */
 static uint32_t drain_in(struct ccp_worker *w)
 {
@@ -564,13 +562,7 @@ static uint32_t drain_in(struct ccp_worker *w)
 		total += n;
 		if (atomic_exchange_explicit(&w->source_waits, false, memory_order_relaxed) && w->o.src)
 			ccp_source_kafka_wake(w->o.src);
-		/* Publishing must not wait for a burst to end. */
-		int64_t now = mono_ms();
-		if (now >= w->next_tick_mono_ms) {
-			drain_back(w);
-			tick(w, now);
-			w->next_tick_mono_ms = now + w->o.publish_interval_ms;
-		}
+		maybe_tick(w); /* publishing must not wait for a burst to end */
 	}
 	return total;
 }
@@ -582,11 +574,7 @@ static void *worker_main(void *arg)
 	while (!w->stop) {
 		drain_back(w);
 		uint32_t n = drain_in(w);
-		int64_t now = mono_ms();
-		if (now >= w->next_tick_mono_ms) {
-			tick(w, now);
-			w->next_tick_mono_ms = now + w->o.publish_interval_ms;
-		}
+		maybe_tick(w);
 		if (n == 0 && !w->stop)
 			sleep_until(w, w->next_tick_mono_ms);
 	}
@@ -638,14 +626,9 @@ struct ccp_worker *ccp_worker_new(const struct ccp_worker_opts *o, uint32_t inde
 	return w;
 }
 
-static void *start_shim(void *arg)
-{
-	return worker_main(arg);
-}
-
 int ccp_worker_start(struct ccp_worker *w)
 {
-	int r = pthread_create(&w->thread, NULL, start_shim, w);
+	int r = pthread_create(&w->thread, NULL, worker_main, w);
 	if (r)
 		return -r;
 	w->started = true;

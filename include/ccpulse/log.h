@@ -97,5 +97,8 @@ uint64_t ccp_log_reporter_total(const struct ccp_log_reporter *r);
 
 /* Monotonic clock in ms (CLOCK_MONOTONIC), for reporters. @thread any */
 int64_t ccp_log_mono_ms(void);
+/* Wall clock in epoch ms (CLOCK_REALTIME), for `updated_at` and the
+ * future_ts check. @thread any */
+int64_t ccp_log_wall_ms(void);
 
 #endif

@@ -17,6 +17,10 @@ struct ccp_engine;
 void ccp_total_window(const struct ccp_engine *e, uint32_t w, struct ccp_hist *hist,
 		      struct ccp_window_stats *out);
 
+/* Live counts over all queues, and the oldest waiting offer; agents are
+ * left 0 (they count once each: ccp_engine_agents_total). @thread owner of `e` */
+void ccp_total_live_stats(const struct ccp_engine *e, struct ccp_live_stats *out);
+
 /* Live figures over all queues, written as fields at the engine's clock. */
 void ccp_total_live(const struct ccp_engine *e, struct ccp_field out[CCP_LF__COUNT]);
 
