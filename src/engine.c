@@ -25,6 +25,13 @@
  *   (amortized O(1) per event). Each queue's waiting contacts sit in an
  *   intrusive min-heap by offer ts (the contact knows its slot), so the
  *   oldest waiting offer is exact at any time and leaving costs O(log n).
+ * - Closed minutes (optional): a ring of 1-minute buckets like the others
+ *   (shared with a window whose bucket is 1 minute). A minute is written
+ *   at the end of the event (or wall-clock advance) that takes the clock
+ *   past it, after the promises due in it came due, so its `promises_due`
+ *   is complete. Only the clock's minute is ever unwritten when an event
+ *   starts; if a jump of a whole number of hours lands on its ring slot,
+ *   it is written then (without the dues still to come from it).
  */
 #include "ccpulse/engine.h"
 
@@ -176,7 +183,12 @@ struct ccp_engine {
 	struct ccp_dedup dedup;
 	struct ccp_engine_counters counters;
 
+	uint32_t min_ring;   /* ring of 1-minute buckets; NONE when minutes are off */
+	int64_t min_written; /* minutes up to this index are written */
+	struct ccp_hist min_hist; /* scratch for a minute's waits */
 };
+
+static void write_minute(struct ccp_engine *e, uint32_t qi, const struct bucket *b);
 
 /* ---- small containers -------------------------------------------------- */
 
@@ -317,6 +329,8 @@ static struct bucket *touch(struct ccp_engine *e, struct queue *q, uint32_t r, i
 {
 	struct bucket *b = slot(e, q, r, k);
 	if (b->k != k) {
+		if (r == e->min_ring && b->k > e->min_written && b->k < k)
+			write_minute(e, (uint32_t)(q - e->queues), b); /* jump of an hour or more */
 		free_chunks(e, b);
 		memset(&b->s, 0, sizeof(b->s));
 		b->has_max = 0;
@@ -425,6 +439,10 @@ static void at_init(struct ccp_engine *e, struct at *a, uint32_t qi, int64_t ts)
 		int64_t k = bucket_of(rg, ts);
 		if (k > rg->nb || k <= rg->nb - rg->n) {
 			a->b[r] = NULL;
+			/* After a jump past the ring, dues still reach the minute
+			 * the clock was in, which is not yet written. */
+			if (r == e->min_ring && k == e->min_written + 1 && slot(e, q, r, k)->k == k)
+				a->b[r] = slot(e, q, r, k);
 			continue;
 		}
 		a->b[r] = touch(e, q, r, k);
@@ -705,6 +723,49 @@ static void process_dues(struct ccp_engine *e, int64_t upto)
 	}
 }
 
+static bool sums_empty(const struct ccp_sums *s)
+{
+	static const struct ccp_sums zero;
+	return memcmp(s, &zero, sizeof(zero)) == 0;
+}
+
+static void write_minute(struct ccp_engine *e, uint32_t qi, const struct bucket *b)
+{
+	if (sums_empty(&b->s))
+		return;
+	struct ccp_window_stats ws = {.sums = b->s, .has_max_wait = b->has_max,
+				      .max_wait_ms = b->max_wait, .hist = &e->min_hist,
+				      .window_start_ms = b->k * CCP_MINUTE_MS,
+				      .window_end_ms = (b->k + 1) * CCP_MINUTE_MS};
+	ccp_hist_clear(&e->min_hist);
+	for (uint32_t c = b->chunk_head; c != NONE; c = e->chunks[c].next)
+		for (uint16_t i = 0; i < e->chunks[c].n; i++)
+			ccp_hist_add_bin(&e->min_hist, e->chunks[c].bins[i]);
+	e->cfg.minute_cb(e->cfg.minute_ud, qi, &ws);
+}
+
+/* Writes every minute the clock has passed; runs once an event (or an
+ * advance) and its dues are done. */
+static void close_minutes(struct ccp_engine *e)
+{
+	if (e->min_ring == NONE)
+		return;
+	const struct ring *rg = &e->rings[e->min_ring];
+	int64_t last = rg->nb - 1;
+	if (last <= e->min_written)
+		return;
+	/* Unwritten: the minute the clock was in before (wherever it is now),
+	 * and minutes inside the ring that this event's dues reached. */
+	int64_t from = e->min_written + 1, oldest = rg->nb - (int64_t)rg->n + 1;
+	for (int64_t m = from; m <= last; m = m == from && m < oldest ? oldest : m + 1)
+		for (uint32_t qi = 0; qi < e->n_queues; qi++) {
+			const struct bucket *b = slot(e, &e->queues[qi], e->min_ring, m);
+			if (b->k == m)
+				write_minute(e, qi, b);
+		}
+	e->min_written = last;
+}
+
 /* ---- clock ---------------------------------------------------------------- */
 
 static void set_now(struct ccp_engine *e, int64_t now)
@@ -724,6 +785,8 @@ static void set_now(struct ccp_engine *e, int64_t now)
 		rg->nb = nb;
 		rg->nb_start = nb * rg->g;
 	}
+	if (first && e->min_ring != NONE)
+		e->min_written = e->rings[e->min_ring].nb - 1;
 	if (now >= e->day_end || first) {
 		ccp_tz_day_bounds(e->cfg.tz, now, &e->day_start, &e->day_end);
 		for (uint32_t qi = 0; qi < e->n_queues; qi++)
@@ -739,6 +802,7 @@ void ccp_engine_advance_to(struct ccp_engine *e, int64_t now_ms)
 		return;
 	set_now(e, now_ms);
 	process_dues(e, e->now);
+	close_minutes(e);
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -1043,6 +1107,7 @@ enum ccp_apply_result ccp_engine_apply(struct ccp_engine *e, const struct ccp_ev
 		break;
 	}
 	process_dues(e, e->now);
+	close_minutes(e);
 	return CCP_APPLIED;
 }
 
@@ -1119,6 +1184,25 @@ struct ccp_engine *ccp_engine_new(const struct ccp_engine_config *cfg, char *err
 		e->win[i].nbk = nbk;
 		if (w->length_ms > e->longest_ms)
 			e->longest_ms = w->length_ms;
+	}
+	e->min_ring = NONE;
+	e->min_written = INT64_MIN;
+	if (cfg->minute_cb) {
+		/* An hour of minutes: only a clock jump that long can reach the
+		 * slot of a minute not yet written. */
+		uint32_t r = 0;
+		while (r < e->n_rings && e->rings[r].g != CCP_MINUTE_MS)
+			r++;
+		if (r == MAX_RINGS) {
+			snprintf(err, errlen, "windows: too many bucket sizes to add closed minutes");
+			free(e);
+			return NULL;
+		}
+		if (r == e->n_rings)
+			e->rings[e->n_rings++] = (struct ring){CCP_MINUTE_MS, 0, INT64_MIN, INT64_MIN};
+		if (e->rings[r].n < 60)
+			e->rings[r].n = 60;
+		e->min_ring = r;
 	}
 	if (ccp__idmap_init(&e->queue_map, 64) || ccp__idmap_init(&e->contact_map, 1024) ||
 	    ccp__idmap_init(&e->promise_map, 256) || ccp__idmap_init(&e->complaint_map, 64) ||

@@ -374,12 +374,36 @@ void ccp_replay_write_summary(const struct ccp_engine *e, const struct ccp_confi
 
 /* ---- command ------------------------------------------------------------ */
 
-#define USAGE "replay FILE|- [-c CONFIG] [--json OUT] [config flags]"
+#define USAGE "replay FILE|- [-c CONFIG] [--json OUT] [--minutes OUT] [config flags]"
 
 /* Arguments of `replay` besides the config ones. Owner: ccp_replay_cmd. */
 struct replay_args {
-	const char *file, *json;
+	const char *file, *json, *minutes;
 };
+
+/* Where closed minutes go (`--minutes`). Owner: ccp_replay_cmd. */
+struct minutes_out {
+	FILE *f;
+	const struct ccp_engine *e; /* set once the engine exists */
+	enum ccp_sl_variant variant;
+};
+
+/* One line per closed minute of a queue: the `{p}:minutes` entry as JSON. */
+static void write_minute(void *ud, uint32_t q, const struct ccp_window_stats *m)
+{
+	struct minutes_out *mo = ud;
+	struct ccp_field f[CCP_WF__COUNT];
+	ccp_figures_window(m, mo->variant, ccp_log_wall_ms(), f);
+	struct ccp_json_out j;
+	ccp_json_init(&j, mo->f);
+	ccp_json_begin_object(&j);
+	struct ccp_str name = ccp_engine_queue_name(mo->e, q);
+	ccp_json_key(&j, "queue", 5);
+	ccp_json_string(&j, name.ptr, name.len);
+	ccp_fields_emit(f, ccp_wfield_names, CCP_WF__COUNT, json_pair, &j);
+	ccp_json_end_object(&j);
+	fputc('\n', mo->f);
+}
 
 static int replay_arg(void *ud, int argc, char **argv, int *i)
 {
@@ -388,6 +412,10 @@ static int replay_arg(void *ud, int argc, char **argv, int *i)
 	if (!strcmp(s, "--json") || !strncmp(s, "--json=", 7)) {
 		a->json = ccp_cli_value("replay", argc, argv, i);
 		return a->json ? 0 : -1;
+	}
+	if (!strcmp(s, "--minutes") || !strncmp(s, "--minutes=", 10)) {
+		a->minutes = ccp_cli_value("replay", argc, argv, i);
+		return a->minutes ? 0 : -1;
 	}
 	if (s[0] == '-' && s[1]) {
 		fprintf(stderr, "ccpulse replay: unknown option \"%s\"\n", s);
@@ -412,7 +440,8 @@ static void log_from_config(struct ccp_log *l, const struct ccp_config *c)
 
 int ccp_replay_cmd(int argc, char **argv)
 {
-	struct replay_args a = {NULL, NULL};
+	struct replay_args a = {NULL, NULL, NULL};
+	struct minutes_out mo = {NULL, NULL, CCP_SL_ANSWERED_ABANDONED};
 	struct ccp_config *cfg = malloc(sizeof(*cfg));
 	if (!cfg)
 		return CCP_EXIT_ERROR;
@@ -442,11 +471,21 @@ int ccp_replay_cmd(int argc, char **argv)
 		fprintf(stderr, "ccpulse replay: %s: %s\n", a.json, strerror(errno));
 		goto done;
 	}
+	if (a.minutes) {
+		if (!(mo.f = fopen(a.minutes, "w"))) {
+			fprintf(stderr, "ccpulse replay: %s: %s\n", a.minutes, strerror(errno));
+			goto done;
+		}
+		mo.variant = cfg->engine.sl_variant;
+		cfg->engine.minute_cb = write_minute;
+		cfg->engine.minute_ud = &mo;
+	}
 	e = ccp_engine_new(&cfg->engine, err, sizeof(err));
 	if (!e) {
 		fprintf(stderr, "ccpulse replay: %s\n", err);
 		goto done;
 	}
+	mo.e = e;
 	struct ccp_log log;
 	log_from_config(&log, cfg);
 	struct ccp_log_reporter rep;
@@ -458,6 +497,16 @@ int ccp_replay_cmd(int argc, char **argv)
 		goto done;
 	}
 	ccp_log_reporter_flush(&rep, ccp_log_mono_ms(), true);
+	if (mo.f) {
+		int bad = ferror(mo.f);
+		FILE *f = mo.f;
+		mo.f = NULL;
+		if (fclose(f) || bad) {
+			fprintf(stderr, "ccpulse replay: writing %s: %s\n", a.minutes, strerror(errno));
+			unlink(a.minutes);
+			goto done;
+		}
+	}
 	int64_t wall_ms = ccp_log_wall_ms();
 	if (out) {
 		ccp_replay_write_json(e, cfg, &res, wall_ms, out);
@@ -484,6 +533,10 @@ done:
 	if (out) {
 		fclose(out);
 		unlink(a.json);
+	}
+	if (mo.f) {
+		fclose(mo.f);
+		unlink(a.minutes);
 	}
 	if (fd > 0)
 		close(fd);

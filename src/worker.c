@@ -75,6 +75,8 @@ struct part {
 	uint64_t *qhash;          /* per queue: fingerprint of its last render */
 	uint32_t qhash_cap;
 	uint64_t overdue_fp;      /* fingerprint of the overdue set last written */
+	struct ccp_worker *w;     /* its worker (for the minute callback) */
+	int64_t minute_open;      /* start of the minute whose EVAL ends `cur`; INT64_MIN: none */
 };
 
 /* A worker. The struct is created by main; afterwards each field belongs
@@ -130,6 +132,24 @@ static const char overdue_script[] =
 	"  redis.call('SADD', KEYS[2], m)\n"
 	"end\n"
 	"return 0\n";
+
+/* Appends closed minutes to `{p}:minutes` (ARGV: maxlen, minute start,
+ * then per queue: n, and n field/value arguments), unless this partition
+ * already wrote that minute (`{p}:state:minutes:{P}` holds the last one):
+ * a partition read again after a restart or a move does not write a
+ * minute twice. */
+static const char minutes_script[] =
+	"local m = tonumber(ARGV[2])\n"
+	"local last = redis.call('GET', KEYS[2])\n"
+	"if last and tonumber(last) >= m then return 0 end\n"
+	"redis.call('SET', KEYS[2], ARGV[2])\n"
+	"local i = 3\n"
+	"while i <= #ARGV do\n"
+	"  local n = tonumber(ARGV[i])\n"
+	"  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, i + 1, i + n))\n"
+	"  i = i + n + 1\n"
+	"end\n"
+	"return 1\n";
 
 static int64_t mono_ms(void)
 {
@@ -230,6 +250,43 @@ static void cmdbuf_free(struct ccp_cmdbuf *cb)
 	}
 }
 
+static void field_arg(void *ud, const char *name, const char *value, size_t len)
+{
+	ccp_cmdbuf_arg_str(ud, name);
+	ccp_cmdbuf_arg(ud, value, len);
+}
+
+/* The engine closed a minute of queue q: one entry in the minute's EVAL,
+ * which goes out with the partition's next render (same MULTI/EXEC as
+ * the figures and the offset it covers). */
+static void on_minute(void *ud, uint32_t q, const struct ccp_window_stats *m)
+{
+	struct part *p = ud;
+	const struct ccp_config *cfg = p->w->o.cfg;
+	if (p->minute_open != m->window_start_ms) {
+		ccp_cmdbuf_begin(p->cur);
+		ccp_cmdbuf_arg_str(p->cur, "EVAL");
+		ccp_cmdbuf_arg(p->cur, minutes_script, sizeof(minutes_script) - 1);
+		ccp_cmdbuf_arg_str(p->cur, "2");
+		ccp_cmdbuf_arg_fmt(p->cur, "%s:minutes", cfg->prefix);
+		ccp_cmdbuf_arg_fmt(p->cur, "%s:state:minutes:%d", cfg->prefix, p->id);
+		ccp_cmdbuf_arg_i64(p->cur, cfg->minutes_stream_maxlen);
+		ccp_cmdbuf_arg_i64(p->cur, m->window_start_ms);
+		p->minute_open = m->window_start_ms;
+	}
+	struct ccp_field f[CCP_WF__COUNT];
+	ccp_figures_window(m, cfg->engine.sl_variant, wall_ms(p->w), f);
+	int n = 2;
+	for (int i = 0; i < CCP_WF__COUNT; i++)
+		n += f[i].present ? 2 : 0;
+	ccp_cmdbuf_arg_i64(p->cur, n);
+	struct ccp_str name = ccp_engine_queue_name(p->e, q);
+	ccp_cmdbuf_arg_str(p->cur, "queue");
+	ccp_cmdbuf_arg(p->cur, name.ptr, name.len);
+	ccp_fields_emit(f, ccp_wfield_names, CCP_WF__COUNT, field_arg, p->cur);
+	p->changed = true;
+}
+
 static void part_assign(struct ccp_worker *w, int32_t id)
 {
 	if (id < 0 || (uint32_t)id >= w->max_parts || w->parts[id])
@@ -237,7 +294,12 @@ static void part_assign(struct ccp_worker *w, int32_t id)
 	struct part *p = calloc(1, sizeof(*p));
 	char err[256] = "";
 	if (p) {
-		p->e = ccp_engine_new(&w->ecfg, err, sizeof(err));
+		struct ccp_engine_config ec = w->ecfg;
+		ec.minute_cb = on_minute;
+		ec.minute_ud = p;
+		p->w = w;
+		p->minute_open = INT64_MIN;
+		p->e = ccp_engine_new(&ec, err, sizeof(err));
 		p->cur = cmdbuf_new();
 		p->spare = cmdbuf_new();
 	}
@@ -389,10 +451,12 @@ static void render(struct ccp_worker *w, struct part *p, struct ccp_worker_revok
 		/* Cannot happen: a partition has at most one buffer away and
 		 * OUT_SLOTS covers every partition a worker may hold. */
 		ccp_cmdbuf_reset(p->cur);
+		p->minute_open = INT64_MIN;
 		return;
 	}
 	p->cur = p->spare;
 	p->spare = NULL;
+	p->minute_open = INT64_MIN;
 	ccp_cmdbuf_reset(p->cur);
 	p->published_offset = p->next_offset;
 	p->changed = false;

@@ -74,6 +74,7 @@ struct ccp_config {
 	int64_t workers; /* 0: one per core (resolved by the caller) */
 	int64_t max_future_skew_ms;
 	int64_t idle_advance_ms;       /* 0: partitions never follow the wall clock */
+	int64_t minutes_stream_maxlen;
 	int64_t alerts_stream_maxlen;
 	char log_level[16], log_format[16];
 	struct ccp_config_alloc alloc;

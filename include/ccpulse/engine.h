@@ -52,7 +52,17 @@ struct ccp_engine_config {
 	uint32_t dedup_max_ids;   /* and at most this many; oldest go first */
 	int64_t open_horizon_ms;  /* pairing state held at most this long */
 	const struct ccp_tz *tz;  /* for `today`; NULL means UTC */
+	/* Closed minutes (outputs.md `{p}:minutes`): when set, called once per
+	 * queue for each minute that had any figure, as soon as the clock has
+	 * passed the minute's end and the promises due in it have come due.
+	 * `minute->hist` is borrowed for the call. NULL: no minute bookkeeping. */
+	void (*minute_cb)(void *ud, uint32_t queue, const struct ccp_window_stats *minute);
+	void *minute_ud;
 };
+
+/* A closed minute's length; a minute is written once, when it closes, and
+ * events that arrive later for it count in the windows only. */
+#define CCP_MINUTE_MS 60000
 
 /* Fills the contract's defaults: 5m/15m/1h at 10 s, 24h at 5 min, voice 20 s,
  * chat 60 s, sms 300 s, social 3600 s, email 14400 s, video 20 s, 5 s short

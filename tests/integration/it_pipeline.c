@@ -45,6 +45,7 @@ struct msg {
 	char key[96];
 	char *line; /* without newline */
 	size_t len;
+	int32_t partition; /* where the broker put it (delivery report) */
 };
 
 /* The traffic of a test, in file order. Owner: the test. */
@@ -127,10 +128,19 @@ static void make_traffic(struct traffic *t, uint64_t seed, int64_t start_ms, dou
 	ccp_sim_free(s);
 }
 
+static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	(void)opaque;
+	if (m->_private)
+		((struct msg *)m->_private)->partition = m->partition;
+}
+
 static void produce(const char *brokers, const struct traffic *t, size_t from, size_t to)
 {
 	char err[256];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set_dr_msg_cb(conf, delivered);
 	assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)), RD_KAFKA_CONF_OK);
 	rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -141,6 +151,7 @@ static void produce(const char *brokers, const struct traffic *t, size_t from, s
 		while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(m->agent ? AGENT_TOPIC : TOPIC),
 					      RD_KAFKA_V_KEY(m->key, strlen(m->key)),
 					      RD_KAFKA_V_VALUE(m->line, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					      RD_KAFKA_V_OPAQUE((void *)m),
 					      RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(rk, 10);
 		assert_int_equal(e, RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -174,6 +185,110 @@ static void reference_build(struct reference *r, const struct ccp_config *cfg, c
 		}
 		ccp_engine_apply(r->e, &ev);
 	}
+}
+
+/* The closed minutes one instance writes: one engine per partition, fed
+ * that partition's messages in order (a partition's clock closes its
+ * minutes), each entry flattened to "queue=..;field=value;..." without
+ * updated_at, as XRANGE returns it. */
+struct minutes_ref {
+	char **entry;
+	size_t n, cap;
+	struct ccp_engine *e; /* the engine whose minute is being written */
+};
+
+static void flat_add(char *buf, size_t cap, const char *name, const char *value, size_t len)
+{
+	if (!strcmp(name, "updated_at"))
+		return;
+	size_t at = strlen(buf);
+	snprintf(buf + at, cap - at, "%s=%.*s;", name, (int)len, value);
+}
+
+static void flat_field(void *ud, const char *name, const char *value, size_t len)
+{
+	flat_add(ud, 2048, name, value, len);
+}
+
+static void on_ref_minute(void *ud, uint32_t q, const struct ccp_window_stats *m)
+{
+	struct minutes_ref *r = ud;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 256;
+		r->entry = realloc(r->entry, r->cap * sizeof(char *));
+		assert_non_null(r->entry);
+	}
+	char *buf = calloc(1, 2048);
+	assert_non_null(buf);
+	struct ccp_str name = ccp_engine_queue_name(r->e, q);
+	flat_add(buf, 2048, "queue", name.ptr, name.len);
+	struct ccp_field f[CCP_WF__COUNT];
+	ccp_figures_window(m, CCP_SL_ANSWERED_ABANDONED, 0, f);
+	ccp_fields_emit(f, ccp_wfield_names, CCP_WF__COUNT, flat_field, buf);
+	r->entry[r->n++] = buf;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void minutes_ref_build(struct minutes_ref *r, const struct ccp_config *cfg, const struct traffic *t)
+{
+	memset(r, 0, sizeof(*r));
+	struct ccp_engine_config ec = cfg->engine;
+	ec.minute_cb = on_ref_minute;
+	ec.minute_ud = r;
+	static struct ccp_decoder dec;
+	ccp_decoder_init(&dec);
+	char err[256];
+	for (int32_t part = 0; part < PARTITIONS; part++) {
+		r->e = ccp_engine_new(&ec, err, sizeof(err));
+		assert_non_null(r->e);
+		for (size_t i = 0; i < t->n; i++) {
+			struct ccp_event ev;
+			if (t->m[i].agent || t->m[i].partition != part ||
+			    ccp_decode(&dec, t->m[i].line, t->m[i].len, &ev, NULL) != CCP_REJECT_NONE)
+				continue;
+			ccp_engine_apply(r->e, &ev);
+		}
+		ccp_engine_free(r->e);
+	}
+	qsort(r->entry, r->n, sizeof(char *), cmp_str);
+}
+
+static void minutes_ref_free(struct minutes_ref *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->entry[i]);
+	free(r->entry);
+}
+
+/* `{p}:minutes` holds exactly the reference's entries (in any order). */
+static void expect_minutes(redisContext *c, const struct minutes_ref *r)
+{
+	redisReply *x = redisCommand(c, "XRANGE ccpulse:minutes - +");
+	assert_non_null(x);
+	assert_int_equal(x->type, REDIS_REPLY_ARRAY);
+	char **got = calloc(x->elements + 1, sizeof(char *));
+	assert_non_null(got);
+	for (size_t i = 0; i < x->elements; i++) {
+		const redisReply *fv = x->element[i]->element[1];
+		got[i] = calloc(1, 2048);
+		assert_non_null(got[i]);
+		for (size_t k = 0; k + 1 < fv->elements; k += 2)
+			flat_add(got[i], 2048, fv->element[k]->str, fv->element[k + 1]->str, fv->element[k + 1]->len);
+	}
+	qsort(got, x->elements, sizeof(char *), cmp_str);
+	if (x->elements != r->n)
+		fail_msg("%s:minutes has %zu entries, reference %zu", "ccpulse", x->elements, r->n);
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(got[i], r->entry[i]))
+			fail_msg("minute entry %zu: redis %s, reference %s", i, got[i], r->entry[i]);
+	for (size_t i = 0; i < x->elements; i++)
+		free(got[i]);
+	free(got);
+	freeReplyObject(x);
 }
 
 /* ---- comparing Redis with the reference --------------------------------------- */
@@ -444,6 +559,8 @@ static void test_one_instance_equals_replay(void **state)
 	runner_start(&r, brokers, w->redis.url, "g-one", "one");
 	struct reference ref;
 	reference_build(&ref, &r.cfg, &w->t, w->t.n);
+	struct minutes_ref mref;
+	minutes_ref_build(&mref, &r.cfg, &w->t);
 	wait_equal(&w->redis, &ref);
 	runner_stop(&r);
 	/* A clean stop commits exactly what was published: everything. */
@@ -458,6 +575,10 @@ static void test_one_instance_equals_replay(void **state)
 		overdue += ls.promises_overdue;
 	}
 	assert_int_equal(ccp_test_redis_int(c, "ZCARD ccpulse:promises:overdue"), (long long)overdue);
+	/* Each partition wrote the minutes its own clock closed, once. */
+	assert_true(mref.n > 100);
+	expect_minutes(c, &mref);
+	minutes_ref_free(&mref);
 	redisFree(c);
 	ccp_engine_free(ref.e);
 }

@@ -248,8 +248,9 @@ class Model:
         self.dedup_horizon = dur(cfg.get("dedup", {}).get("horizon", "24h"))
 
         self.now = None
+        self.clock_before = None  # the clock when the current event arrived
         self.ids = {}         # id -> clock when accepted
-        self.facts = []       # (queue, name, time, value)
+        self.facts = []       # (queue, name, time, value, clock when its event arrived)
         self.queues = set()
         self.contacts = {}    # (q, contact) -> {offer, channel, tin, answer}
         self.promises = {}    # (q, promise) -> {made, due, settled, at, came_due}
@@ -259,7 +260,7 @@ class Model:
         self.errors = {r: 0 for r in REASONS}
 
     def fact(self, q, name, t, v=1):
-        self.facts.append((q, name, t, v))
+        self.facts.append((q, name, t, v, self.clock_before))
 
     def threshold(self, q, ch):
         return self.sl_queue.get((q, ch), self.sl[ch])
@@ -302,6 +303,7 @@ class Model:
 
     def accept(self, ev):
         before = self.now
+        self.clock_before = before
         ts = ev["ts"]
         clock = ts if before is None else max(before, ts)
         i = ev["id"]
@@ -419,8 +421,8 @@ class Model:
 
     # ------------------------------------------------------------ figures
 
-    def figures(self, queues, lo, hi):
-        fs = [f for f in self.facts if f[0] in queues and lo <= f[2] < hi]
+    def figures(self, queues, lo, hi, facts=None):
+        fs = [f for f in (self.facts if facts is None else facts) if f[0] in queues and lo <= f[2] < hi]
 
         def count(name):
             return sum(1 for f in fs if f[1] == name)
@@ -443,7 +445,7 @@ class Model:
         waits = values("wait")
         if waits:
             out["asa_ms"] = round_half_away(sum(waits) / len(waits))
-            ranked = sorted(max(w, 0) for w in waits)  # histograms clamp negatives to 0
+            ranked = sorted(waits)  # nearest rank of the waits themselves
             for p in (50, 90, 99):
                 out["wait_p%d_ms" % p] = ranked[math.ceil(p * len(ranked) / 100) - 1]
             out["max_wait_ms"] = max(waits)
@@ -507,6 +509,26 @@ class Model:
         out["complaints_open"] = sum(1 for (qq, _) in self.complaints if qq == q)
         return out
 
+    def minutes(self):
+        """The closed-minute entries: for each minute the clock has left, each
+        queue's figures from what was known when the clock left it (a fact
+        counts if its event arrived while the clock was still before the
+        minute's end); minutes with nothing in them are not written."""
+        if self.now is None:
+            return []
+        current = self.now // MINUTE
+        by_minute = {}
+        for f in self.facts:
+            m = f[2] // MINUTE
+            if m < current and (f[4] is None or f[4] < (m + 1) * MINUTE):
+                by_minute.setdefault((m, f[0]), []).append(f)
+        out = []
+        for (m, q), fs in sorted(by_minute.items()):
+            entry = {"queue": q}
+            entry.update(self.figures({q}, m * MINUTE, (m + 1) * MINUTE, fs))
+            out.append(entry)
+        return out
+
     def result(self):
         res = {"now": self.now, "queues": {}, "total": {}}
         if self.now is not None:
@@ -526,11 +548,14 @@ class Model:
         return res
 
 
+MINUTE = 60000
+
+
 def round_half_away(x):
     return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
 
 
-def run_bytes(data, cfg):
+def run_bytes(data, cfg, minutes=None):
     m = Model(cfg)
     for raw in data.split(b"\n"):
         if raw.strip(b" \t\r") == b"":
@@ -541,12 +566,16 @@ def run_bytes(data, cfg):
             m.errors[b.reason] += 1
             continue
         m.accept(ev)
+    if minutes is not None:
+        minutes.extend(m.minutes())
     return m.result()
 
 
-def run(path, cfg):
+def run(path, cfg, minutes=None):
+    """The replay JSON; with a list `minutes`, also the closed-minute
+    entries appended to it."""
     with open(path, "rb") as f:
-        return run_bytes(f.read(), cfg)
+        return run_bytes(f.read(), cfg, minutes)
 
 
 def main():

@@ -873,6 +873,81 @@ static void test_window_bounds_and_max(void **state)
 	ccp_engine_free(e);
 }
 
+/* Closed minutes: written once when the clock passes them, after their dues;
+ * empty minutes are not written; later events for a written minute count
+ * in the windows only. */
+struct minute_rec {
+	uint32_t q;
+	int64_t start, end;
+	struct ccp_sums s;
+	int64_t max_wait, p50;
+};
+static struct minute_rec minutes[16];
+static int n_minutes;
+
+static void on_minute(void *ud, uint32_t q, const struct ccp_window_stats *m)
+{
+	(void)ud;
+	assert_true(n_minutes < 16);
+	minutes[n_minutes++] = (struct minute_rec){q, m->window_start_ms, m->window_end_ms, m->sums,
+						   m->has_max_wait ? m->max_wait_ms : -1,
+						   m->hist->n ? ccp_hist_percentile(m->hist, 50) : -1};
+}
+
+static void test_closed_minutes(void **state)
+{
+	(void)state;
+	struct ccp_engine_config cfg;
+	ccp_engine_config_defaults(&cfg);
+	cfg.minute_cb = on_minute;
+	char err[256];
+	struct ccp_engine *e = ccp_engine_new(&cfg, err, sizeof(err));
+	assert_non_null(e);
+	n_minutes = 0;
+	EVC(e, "contact.offered", T0 + 1000, "c1", "");
+	EV(e, "promise.made", T0 + 5000, ",\"promise\":\"p\",\"due\":1795339859000");
+	EVC(e, "contact.answered", T0 + 11000, "c1", "");
+	EVC(e, "contact.offered", T0 + 20000, "c2", "");
+	assert_int_equal(n_minutes, 0);
+	EVC(e, "contact.offered", T0 + 61000, "c3", "");
+	assert_int_equal(n_minutes, 1);
+	assert_int_equal(minutes[0].q, 0);
+	assert_int_equal(minutes[0].start, T0);
+	assert_int_equal(minutes[0].end, T0 + 60000);
+	assert_int_equal(minutes[0].s.offered, 2);
+	assert_int_equal(minutes[0].s.answered, 1);
+	assert_int_equal(minutes[0].max_wait, 10000);
+	assert_true(llabs(minutes[0].p50 - 10000) <= 100); /* a bin within 1% */
+	assert_int_equal(minutes[0].s.promises_made, 1);
+	assert_int_equal(minutes[0].s.promises_due, 1); /* due at :59, came due before the write */
+	assert_int_equal(minutes[0].s.promises_broken, 1);
+	/* A late answer for minute 0: the window has it, the stream does not. */
+	EVC(e, "contact.answered", T0 + 30000, "c2", "");
+	assert_int_equal(stats(e, "5m").sums.answered, 2);
+	assert_int_equal(n_minutes, 1);
+	/* The wall clock closes minute 1; minute 2 is empty and not written. */
+	ccp_engine_advance_to(e, T0 + 3 * 60000 + 1);
+	assert_int_equal(n_minutes, 2);
+	assert_int_equal(minutes[1].start, T0 + 60000);
+	assert_int_equal(minutes[1].s.offered, 1);
+	assert_int_equal(minutes[1].s.answered, 0);
+	assert_int_equal(minutes[1].max_wait, -1);
+	/* A jump of 90 minutes: minute 3 written whole, with the due that the
+	 * jump's own event brought, and another queue's minute beside it. */
+	EV(e, "promise.made", T0 + 3 * 60000 + 2000, ",\"promise\":\"p2\",\"due\":1795339990000");
+	put(e, "{\"id\":\"r1\",\"type\":\"contact.offered\",\"ts\":%lld,\"queue\":\"r\",\"contact\":\"x\"}",
+	    (long long)(T0 + 3 * 60000 + 3000));
+	EVC(e, "contact.offered", T0 + 93 * 60000 + 1000, "c4", "");
+	assert_int_equal(n_minutes, 4);
+	assert_int_equal(minutes[2].start, T0 + 3 * 60000);
+	assert_int_equal(minutes[2].q, 0);
+	assert_int_equal(minutes[2].s.promises_made, 1);
+	assert_int_equal(minutes[2].s.promises_due, 1);
+	assert_int_equal(minutes[3].q, 1);
+	assert_int_equal(minutes[3].s.offered, 1);
+	ccp_engine_free(e);
+}
+
 int main(void)
 {
 	ccp_decoder_init(&dec);
@@ -895,6 +970,7 @@ int main(void)
 		cmocka_unit_test(test_agents_counted_once),
 		cmocka_unit_test(test_today_across_midnight_utc),
 		cmocka_unit_test(test_window_bounds_and_max),
+		cmocka_unit_test(test_closed_minutes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
