@@ -634,6 +634,8 @@ struct ccp_source_kafka *ccp_source_kafka_new(const struct ccp_source_kafka_opts
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	if (conf_set(conf, "queued.min.messages", qmin, err, errlen) ||
 	    conf_set(conf, "queued.max.messages.kbytes", qkb, err, errlen) ||
+	    conf_set(conf, "max.partition.fetch.bytes", CCP_SOURCE_KAFKA_PARTITION_FETCH_BYTES, err, errlen) ||
+	    conf_set(conf, "fetch.wait.max.ms", CCP_SOURCE_KAFKA_FETCH_WAIT_MS, err, errlen) ||
 	    conf_set(conf, "partition.assignment.strategy", "range,roundrobin", err, errlen) ||
 	    conf_set(conf, "auto.offset.reset", "earliest", err, errlen) ||
 	    conf_common(conf, o->brokers, o->client_id ? o->client_id : "ccpulse", src, o->log, o->kafka, o->n_kafka,

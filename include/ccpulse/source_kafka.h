@@ -56,7 +56,12 @@
  *   (CCP_SOURCE_KAFKA_QUEUED_MIN_MESSAGES per partition, 16 MB) hold well
  *   over a second of a partition's traffic at the rates ccpulse targets,
  *   so the backoff never starves the workers, while memory stays bounded
- *   (partitions x 16 MB at worst). Any kafka.* setting overrides them.
+ *   (partitions x 16 MB at worst). Fetches: up to
+ *   CCP_SOURCE_KAFKA_PARTITION_FETCH_BYTES per partition (librdkafka's 1 MB
+ *   default halves the catch-up rate in bench_e2e), and a broker holds an
+ *   empty fetch at most CCP_SOURCE_KAFKA_FETCH_WAIT_MS (500 ms by default,
+ *   which a broker that does not answer early, like the mock cluster, adds
+ *   to freshness). Any kafka.* setting overrides them.
  * - Stop: ccp_source_kafka_stop() asks the thread to stop and joins it.
  *   The thread drops kept messages, closes the consumer (which runs the
  *   revoke path above: revoked callbacks, synchronous commit), flushes the
@@ -89,6 +94,8 @@ struct ccp_source_kafka_global;
 #define CCP_SOURCE_KAFKA_MAX_PARTITIONS 4096    /* partition ids 0..max-1 */
 #define CCP_SOURCE_KAFKA_QUEUED_MIN_MESSAGES 20000
 #define CCP_SOURCE_KAFKA_QUEUED_MAX_KBYTES 16384
+#define CCP_SOURCE_KAFKA_PARTITION_FETCH_BYTES "8388608"
+#define CCP_SOURCE_KAFKA_FETCH_WAIT_MS "100"
 
 /* Dead-letter headers (contract/events.md: "the reason in a header"). */
 #define CCP_SOURCE_KAFKA_HDR_REASON "ccpulse-reason"
