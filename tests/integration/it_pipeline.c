@@ -7,6 +7,7 @@
  * committed only up to what Redis acknowledged (checked by a fresh
  * consumer across a Redis outage); a clean stop leaves the committed
  * offsets at the end of what was published. */
+/* ccp-test-labels: threaded */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -14,7 +14,6 @@
 
 #include <cmocka.h>
 
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,130 +28,8 @@
 #include "ccpulse/log.h"
 #include "ccpulse/source_kafka.h"
 
-/* ---- TSan: make librdkafka's threads and locks visible --------------------
- * Debian's librdkafka runs its threads and locks on C11 <threads.h>, and
- * glibc's thrd_create/mtx_lock/cnd_wait call pthread internally where
- * clang 14's TSan cannot intercept them: its threads would be unknown to
- * TSan (which then crashes in malloc) and its locks invisible (false
- * races). Under TSan this test defines those functions itself, over the
- * intercepted pthread calls; the executable's definitions take precedence
- * for librdkafka's references. glibc's mtx_t and cnd_t have the layout of
- * pthread_mutex_t and pthread_cond_t. */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define IT_TSAN_SHIM 1
-#endif
-#endif
-#ifdef IT_TSAN_SHIM
-#include <threads.h>
-#include <time.h>
-
-struct shim_start {
-	thrd_start_t fn;
-	void *arg;
-};
-
-static void *shim_run(void *p)
-{
-	struct shim_start s = *(struct shim_start *)p;
-	free(p);
-	return (void *)(intptr_t)s.fn(s.arg);
-}
-
-static int shim_rc(int rc)
-{
-	return rc == 0 ? thrd_success : rc == ETIMEDOUT ? thrd_timedout : rc == ENOMEM ? thrd_nomem : thrd_error;
-}
-
-int thrd_create(thrd_t *thr, thrd_start_t fn, void *arg)
-{
-	struct shim_start *s = malloc(sizeof(*s));
-	if (!s)
-		return thrd_nomem;
-	s->fn = fn;
-	s->arg = arg;
-	int rc = pthread_create((pthread_t *)thr, NULL, shim_run, s);
-	if (rc)
-		free(s);
-	return shim_rc(rc);
-}
-
-int thrd_join(thrd_t thr, int *res)
-{
-	void *r = NULL;
-	int rc = pthread_join((pthread_t)thr, &r);
-	if (!rc && res)
-		*res = (int)(intptr_t)r;
-	return shim_rc(rc);
-}
-
-int mtx_init(mtx_t *m, int type)
-{
-	pthread_mutexattr_t a;
-	pthread_mutexattr_init(&a);
-	if (type & mtx_recursive)
-		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	int rc = pthread_mutex_init((pthread_mutex_t *)m, &a);
-	pthread_mutexattr_destroy(&a);
-	return shim_rc(rc);
-}
-
-int mtx_lock(mtx_t *m)
-{
-	return shim_rc(pthread_mutex_lock((pthread_mutex_t *)m));
-}
-
-int mtx_unlock(mtx_t *m)
-{
-	return shim_rc(pthread_mutex_unlock((pthread_mutex_t *)m));
-}
-
-void mtx_destroy(mtx_t *m)
-{
-	pthread_mutex_destroy((pthread_mutex_t *)m);
-}
-
-int cnd_init(cnd_t *c)
-{
-	return shim_rc(pthread_cond_init((pthread_cond_t *)c, NULL));
-}
-
-int cnd_signal(cnd_t *c)
-{
-	return shim_rc(pthread_cond_signal((pthread_cond_t *)c));
-}
-
-int cnd_broadcast(cnd_t *c)
-{
-	return shim_rc(pthread_cond_broadcast((pthread_cond_t *)c));
-}
-
-int cnd_wait(cnd_t *c, mtx_t *m)
-{
-	return shim_rc(pthread_cond_wait((pthread_cond_t *)c, (pthread_mutex_t *)m));
-}
-
-int cnd_timedwait(cnd_t *restrict c, mtx_t *restrict m, const struct timespec *restrict ts)
-{
-	return shim_rc(pthread_cond_timedwait((pthread_cond_t *)c, (pthread_mutex_t *)m, ts));
-}
-
-void cnd_destroy(cnd_t *c)
-{
-	pthread_cond_destroy((pthread_cond_t *)c);
-}
-
-/* librdkafka (not instrumented) orders its refcounts and rwlock teardown
- * with atomics TSan cannot see, so races whose stacks run inside it are
- * reported between its own threads (seen: a header buffer freed after
- * its refcount dropped; rwlock destroy after the last reader). Races in
- * our code keep being reported. */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-	return "race:librdkafka.so.1\n";
-}
-#endif
+/* Under TSan, tests/support/ccp_test_tsan_rdkafka.c (linked into every test)
+ * makes librdkafka's C11 threads and locks visible. */
 
 #define NP 8      /* partitions of the contact topic */
 #define NKEYS 64  /* queues (message keys) */
