@@ -15,13 +15,19 @@
  * 3. ccpulse's pipeline (2 workers by default: one per core) in its own
  *    group, until Redis holds the final figures: `{p}:total:24h` equals
  *    the counts of the generated events for every event type it counts.
- * 4. Freshness: 50 k events/s with ts = now for a while, plus a probe
- *    event on its own queue every 50 ms; a poller reads the probe queue's
+ * 4. Freshness, on a topic of its own (FRESH_PARTITIONS; the mock cluster
+ *    answers a steady stream of small batches over 128 partitions in
+ *    seconds even to a bare consumer, see below): a new pipeline (group and
+ *    key prefix `fresh`), 50 k events/s with ts = now, plus a probe event
+ *    on its own queue every 50 ms; a poller reads the probe queue's
  *    `offered` from Redis every 2 ms; freshness of a probe = first time
  *    Redis shows it - the time it was handed to the producer.
+ * 5. The same load read by a bare consumer: the part of freshness that is
+ *    the producer's, the broker's and the fetch's.
  *
- * usage: bench_e2e [EVENTS] [PARTITIONS] [QUEUES] [FRESH_SECONDS]
- *        (defaults 2000000 128 500 30)
+ * usage: bench_e2e [EVENTS] [PARTITIONS] [QUEUES] [FRESH_SECONDS] [FRESH_PARTITIONS]
+ *        (defaults 2000000 128 500 30 16); BENCH_WORKERS=N, and
+ *        BENCH_CONFIG=key=value,... for experiments
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -47,6 +53,7 @@
 
 #define TOPIC "contact-events"
 #define AGENT_TOPIC "agent-events"
+#define FRESH_TOPIC "fresh-events" /* the freshness phase's own topic, group and prefix */
 #define FRESH_RATE 50000
 #define PROBE_EVERY_MS 50
 #define MAX_PROBES 20000
@@ -66,18 +73,18 @@ struct expect {
 	uint64_t bytes;
 };
 
-/* BENCH_KAFKA="key=value,..." : extra librdkafka settings for both
- * consumers (the pipeline gets them as kafka.* pass-through). */
-static void extra_kafka(void (*apply)(void *ud, const char *k, const char *v), void *ud)
+/* BENCH_CONFIG="key=value,...": ccpulse config keys for the pipeline (for
+ * experiments); the kafka.* ones also go to the bare consumer. */
+static void extra_config(void (*apply)(void *ud, const char *k, const char *v), void *ud)
 {
-	const char *env = getenv("BENCH_KAFKA");
+	const char *env = getenv("BENCH_CONFIG");
 	if (!env || !*env)
 		return;
 	char *dup = strdup(env), *save = NULL;
 	for (char *kv = strtok_r(dup, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(kv, '=');
 		if (!eq)
-			die("BENCH_KAFKA", kv);
+			die("BENCH_CONFIG", kv);
 		*eq = 0;
 		apply(ud, kv, eq + 1);
 	}
@@ -87,8 +94,8 @@ static void extra_kafka(void (*apply)(void *ud, const char *k, const char *v), v
 static void conf_apply(void *ud, const char *k, const char *v)
 {
 	char err[256];
-	if (rd_kafka_conf_set(ud, k, v, err, sizeof(err)))
-		die("BENCH_KAFKA", err);
+	if (!strncmp(k, "kafka.", 6) && rd_kafka_conf_set(ud, k + 6, v, err, sizeof(err)))
+		die("BENCH_CONFIG", err);
 }
 
 static bool has(const char *line, size_t len, const char *needle)
@@ -108,10 +115,15 @@ static size_t key_of(const char *line, size_t len, const char *field, const char
 	return end ? (size_t)(end - p) : 0;
 }
 
-static rd_kafka_t *producer(const char *brokers, const char *linger_ms)
+static rd_kafka_t *producer(const char *brokers, const char *linger_ms,
+			    void (*dr)(rd_kafka_t *, const rd_kafka_message_t *, void *), void *opaque)
 {
 	char err[256];
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	if (dr) {
+		rd_kafka_conf_set_dr_msg_cb(c, dr);
+		rd_kafka_conf_set_opaque(c, opaque);
+	}
 	if (rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof(err)) ||
 	    rd_kafka_conf_set(c, "linger.ms", linger_ms, err, sizeof(err)) ||
 	    rd_kafka_conf_set(c, "queue.buffering.max.messages", "1000000", err, sizeof(err)) ||
@@ -138,7 +150,7 @@ static void produce_one(rd_kafka_t *rk, const char *topic, const char *key, size
 /* Produces every line; counts what `total` will show. */
 static void preload(const char *brokers, const struct bench_events *b, struct expect *x)
 {
-	rd_kafka_t *rk = producer(brokers, "20");
+	rd_kafka_t *rk = producer(brokers, "20", NULL, NULL);
 	memset(x, 0, sizeof(*x));
 	const char *p = b->buf, *end = b->buf + b->len;
 	while (p < end) {
@@ -178,15 +190,18 @@ struct timing {
 	double start, first, last; /* monotonic seconds */
 };
 
-static struct timing bare_consumer(const char *brokers, uint64_t want)
+/* A consumer with ccpulse's fetch and local-queue settings, subscribed to
+ * the contact topic in its own group; its consumer queue in `*q`. */
+static rd_kafka_t *bare_new(const char *brokers, const char *topic, const char *group, const char *reset,
+			    rd_kafka_queue_t **q)
 {
 	char err[256], qmin[16], qkb[16];
 	snprintf(qmin, sizeof(qmin), "%d", CCP_SOURCE_KAFKA_QUEUED_MIN_MESSAGES);
 	snprintf(qkb, sizeof(qkb), "%d", CCP_SOURCE_KAFKA_QUEUED_MAX_KBYTES);
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 	if (rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof(err)) ||
-	    rd_kafka_conf_set(c, "group.id", "bench-bare", err, sizeof(err)) ||
-	    rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "group.id", group, err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "auto.offset.reset", reset, err, sizeof(err)) ||
 	    rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof(err)) ||
 	    rd_kafka_conf_set(c, "queued.min.messages", qmin, err, sizeof(err)) ||
 	    rd_kafka_conf_set(c, "queued.max.messages.kbytes", qkb, err, sizeof(err)) ||
@@ -194,18 +209,32 @@ static struct timing bare_consumer(const char *brokers, uint64_t want)
 			      sizeof(err)) ||
 	    rd_kafka_conf_set(c, "fetch.wait.max.ms", CCP_SOURCE_KAFKA_FETCH_WAIT_MS, err, sizeof(err)))
 		die("bare consumer config", err);
-	extra_kafka(conf_apply, c);
+	extra_config(conf_apply, c);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
 	if (!rk)
 		die("bare consumer", err);
 	rd_kafka_poll_set_consumer(rk);
 	rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(t, TOPIC, RD_KAFKA_PARTITION_UA);
-	struct timing tm = {.start = bench_now_s()};
+	rd_kafka_topic_partition_list_add(t, topic, RD_KAFKA_PARTITION_UA);
 	if (rd_kafka_subscribe(rk, t))
 		die("bare consumer", "subscribe failed");
 	rd_kafka_topic_partition_list_destroy(t);
-	rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+	*q = rd_kafka_queue_get_consumer(rk);
+	return rk;
+}
+
+static void bare_free(rd_kafka_t *rk, rd_kafka_queue_t *q)
+{
+	rd_kafka_queue_destroy(q);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+}
+
+static struct timing bare_consumer(const char *brokers, uint64_t want)
+{
+	struct timing tm = {.start = bench_now_s()};
+	rd_kafka_queue_t *q;
+	rd_kafka_t *rk = bare_new(brokers, TOPIC, "bench-bare", "earliest", &q);
 	rd_kafka_message_t *batch[1024];
 	uint64_t n = 0;
 	while (n < want) {
@@ -221,9 +250,7 @@ static struct timing bare_consumer(const char *brokers, uint64_t want)
 			die("bare consumer", "no end after 600 s: the mock cluster kept fewer messages than produced");
 	}
 	tm.last = bench_now_s();
-	rd_kafka_queue_destroy(q);
-	rd_kafka_consumer_close(rk);
-	rd_kafka_destroy(rk);
+	bare_free(rk, q);
 	if (n != want) {
 		fprintf(stderr, "bench_e2e: bare consumer counted %" PRIu64 ", produced %" PRIu64 "\n", n, want);
 		exit(1);
@@ -257,26 +284,28 @@ static void set(struct ccp_config *c, const char *k, const char *v)
 		die("config", err);
 }
 
+
 static void cfg_apply(void *ud, const char *k, const char *v)
 {
-	char key[256];
-	snprintf(key, sizeof(key), "kafka.%s", k);
-	set(ud, key, v);
+	set(ud, k, v);
 }
 
-static void runner_start(struct runner *r, const char *brokers, const char *redis_url, const char *workers)
+static void runner_start(struct runner *r, const char *brokers, const char *topic, const char *group,
+			 const char *prefix, const char *redis_url, const char *workers)
 {
 	char err[512];
 	ccp_config_defaults(&r->cfg);
 	set(&r->cfg, "kafka.brokers", brokers);
-	set(&r->cfg, "kafka.group", "bench-e2e");
+	set(&r->cfg, "kafka.topic", topic);
+	set(&r->cfg, "kafka.group", group);
+	set(&r->cfg, "prefix", prefix);
 	set(&r->cfg, "redis.url", redis_url);
 	/* The preload's event time is days old: the wall clock must not move
 	 * partition clocks, or the windows would empty before they are read. */
 	set(&r->cfg, "idle_advance", "0");
 	set(&r->cfg, "workers", workers);
 	set(&r->cfg, "log.level", "warn");
-	extra_kafka(cfg_apply, &r->cfg);
+	extra_config(cfg_apply, &r->cfg);
 	if (ccp_config_finish(&r->cfg, err, sizeof(err)))
 		die("config", err);
 	ccp_log_init(&r->log);
@@ -319,16 +348,18 @@ static bool final_in_redis(redisContext *rc, const struct expect *x)
 
 /* ---- freshness ----------------------------------------------------------------- */
 
-/* Shared by the load thread (writes sent[] then n_sent) and the poller. */
+/* Probe times: sent[k] is written by the load thread (in its delivery
+ * report: when the broker holds probe k) before n_sent moves past k
+ * (release); seen[k] by the reader (the Redis poller or the bare
+ * consumer); latencies are computed after both threads are done. */
 struct fresh {
 	const char *brokers;
 	redisContext *rc;
 	int seconds, queues;
-	double sent[MAX_PROBES];
+	double sent[MAX_PROBES], seen[MAX_PROBES];
 	_Atomic uint32_t n_sent;
 	atomic_bool done;
-	double lat_ms[MAX_PROBES];
-	uint32_t n_seen;
+	uint32_t n_shown; /* reader only: probes seen so far */
 };
 
 /* CPU seconds used by this process so far (every thread). */
@@ -349,12 +380,27 @@ static int64_t wall_ms(void)
 
 /* 50 k events/s in 1 ms steps (offered, answered, ended per contact over
  * the queues), and a probe offer on queue "probe" every PROBE_EVERY_MS. */
+static void probe_acked(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	struct fresh *f = opaque;
+	if (!m->_private || m->err)
+		return;
+	uint32_t k = (uint32_t)((uintptr_t)m->_private - 1);
+	f->sent[k] = bench_now_s();
+	if (k + 1 > atomic_load_explicit(&f->n_sent, memory_order_relaxed))
+		atomic_store_explicit(&f->n_sent, k + 1, memory_order_release);
+}
+
 static void *load_main(void *arg)
 {
 	struct fresh *f = arg;
-	rd_kafka_t *rk = producer(f->brokers, "1");
+	/* A usual producer linger; probes are timed from the broker's ack, so
+	 * what is measured is event in Kafka -> figure in Redis. */
+	rd_kafka_t *rk = producer(f->brokers, "20", probe_acked, f);
 	char line[512], key[32];
 	uint64_t id = 0, n = 0;
+	uint32_t probes = 0;
 	double t0 = bench_now_s();
 	for (int64_t step = 0; step < (int64_t)f->seconds * 1000; step++) {
 		while (bench_now_s() < t0 + (double)step / 1000.0)
@@ -368,20 +414,23 @@ static void *load_main(void *arg)
 					   "{\"id\":\"f-%" PRIu64 "\",\"type\":\"%s\",\"ts\":%" PRId64
 					   ",\"queue\":\"queue-%d\",\"contact\":\"fc-%" PRIu64 "\"}",
 					   ++id, type[n % 3], now, q, n / 3);
-			produce_one(rk, TOPIC, key, (size_t)kl, line, (size_t)len);
+			produce_one(rk, FRESH_TOPIC, key, (size_t)kl, line, (size_t)len);
 		}
-		if (step % PROBE_EVERY_MS == 0) {
-			uint32_t k = atomic_load_explicit(&f->n_sent, memory_order_relaxed);
-			if (k < MAX_PROBES) {
-				int len = snprintf(line, sizeof(line),
-						   "{\"id\":\"probe-%u\",\"type\":\"contact.offered\",\"ts\":%" PRId64
-						   ",\"queue\":\"probe\",\"contact\":\"p-%u\"}",
-						   k, wall_ms(), k);
-				f->sent[k] = bench_now_s();
-				produce_one(rk, TOPIC, "probe", 5, line, (size_t)len);
-				/* Publishes sent[k] to the poller before the count. */
-				atomic_store_explicit(&f->n_sent, k + 1, memory_order_release);
-			}
+		if (step % PROBE_EVERY_MS == 0 && probes < MAX_PROBES) {
+			uint32_t k = probes++;
+			int len = snprintf(line, sizeof(line),
+					   "{\"id\":\"probe-%u\",\"type\":\"contact.offered\",\"ts\":%" PRId64
+					   ",\"queue\":\"probe\",\"contact\":\"p-%u\"}",
+					   k, wall_ms(), k);
+			rd_kafka_resp_err_t e;
+			while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(FRESH_TOPIC), RD_KAFKA_V_KEY("probe", 5),
+						      RD_KAFKA_V_VALUE(line, (size_t)len),
+						      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+						      RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(k + 1)), RD_KAFKA_V_END)) ==
+			       RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				rd_kafka_poll(rk, 1);
+			if (e)
+				die("probe", rd_kafka_err2str(e));
 		}
 		rd_kafka_poll(rk, 0);
 	}
@@ -410,27 +459,108 @@ static void freshness(struct fresh *f)
 		die("freshness", "thread");
 	double quiet_until = 0;
 	for (;;) {
-		uint32_t sent = atomic_load_explicit(&f->n_sent, memory_order_acquire);
-		redisReply *r = redisCommand(f->rc, "HGET ccpulse:q:probe:5m offered");
+		redisReply *r = redisCommand(f->rc, "HGET fresh:q:probe:5m offered");
 		double now = bench_now_s();
 		if (r && r->type == REDIS_REPLY_STRING) {
 			uint32_t shown = (uint32_t)strtoul(r->str, NULL, 10);
-			if (shown > sent)
-				shown = sent;
-			for (; f->n_seen < shown; f->n_seen++)
-				f->lat_ms[f->n_seen] = (now - f->sent[f->n_seen]) * 1000.0;
+			for (; f->n_shown < shown && f->n_shown < MAX_PROBES; f->n_shown++)
+				f->seen[f->n_shown] = now;
 		}
 		if (r)
 			freeReplyObject(r);
 		if (atomic_load_explicit(&f->done, memory_order_acquire)) {
 			if (!quiet_until)
 				quiet_until = now + 5;
-			if (f->n_seen == sent || now > quiet_until)
+			if (f->n_shown >= atomic_load(&f->n_sent) || now > quiet_until)
 				break;
 		}
 		usleep(2000);
 	}
 	pthread_join(t, NULL);
+}
+
+/* The same load and probes, read by a bare consumer instead of ccpulse:
+ * the part of freshness that is Kafka's (producer, broker, fetch). */
+static void freshness_bare(struct fresh *f)
+{
+	rd_kafka_queue_t *q;
+	rd_kafka_t *rk = bare_new(f->brokers, FRESH_TOPIC, "bench-bare-fresh", "latest", &q);
+	rd_kafka_message_t *batch[1024];
+	/* Joined and positioned before any probe is sent. */
+	double t0 = bench_now_s();
+	for (;;) {
+		ssize_t got = rd_kafka_consume_batch_queue(q, 100, batch, 1024);
+		for (ssize_t i = 0; i < got; i++)
+			rd_kafka_message_destroy(batch[i]);
+		rd_kafka_topic_partition_list_t *a = NULL;
+		bool assigned = !rd_kafka_assignment(rk, &a) && a->cnt > 0;
+		if (a)
+			rd_kafka_topic_partition_list_destroy(a);
+		if (assigned && bench_now_s() - t0 > 1)
+			break;
+		if (bench_now_s() - t0 > 30)
+			die("bare freshness", "no assignment within 30 s");
+	}
+	pthread_t t;
+	if (pthread_create(&t, NULL, load_main, f))
+		die("freshness", "thread");
+	double quiet_until = 0;
+	uint64_t n_msgs = 0, n_probe_keys = 0;
+	for (;;) {
+		ssize_t got = rd_kafka_consume_batch_queue(q, 2, batch, 1024);
+		double now = bench_now_s();
+		for (ssize_t i = 0; i < got; i++) {
+			const rd_kafka_message_t *m = batch[i];
+			n_msgs++;
+			n_probe_keys += m->key_len == 5 && !memcmp(m->key, "probe", 5);
+			unsigned k;
+			if (!m->err && m->key_len == 5 && !memcmp(m->key, "probe", 5) &&
+			    sscanf((const char *)m->payload, "{\"id\":\"probe-%u\"", &k) == 1 && k < MAX_PROBES) {
+				f->seen[k] = now;
+				f->n_shown++;
+			}
+			rd_kafka_message_destroy(batch[i]);
+		}
+		if (atomic_load_explicit(&f->done, memory_order_acquire)) {
+			if (!quiet_until)
+				quiet_until = now + 5;
+			if (f->n_shown >= atomic_load(&f->n_sent) || now > quiet_until)
+				break;
+		}
+	}
+	pthread_join(t, NULL);
+	if (getenv("BENCH_DEBUG"))
+		fprintf(stderr, "bare freshness: %" PRIu64 " messages, %" PRIu64 " probe keys\n", n_msgs, n_probe_keys);
+	bare_free(rk, q);
+}
+
+static void report_freshness(const char *who, struct fresh *f, double cores, int fresh_s)
+{
+	uint32_t sent = atomic_load(&f->n_sent), n = 0;
+	static double lat[MAX_PROBES];
+	for (uint32_t k = 0; k < sent; k++)
+		if (f->seen[k] > 0 && f->sent[k] > 0)
+			lat[n++] = f->seen[k] > f->sent[k] ? (f->seen[k] - f->sent[k]) * 1000.0 : 0;
+	qsort(lat, n, sizeof(double), cmp_double);
+	if (!n) {
+		printf("freshness (%s): no probe arrived\n", who);
+		return;
+	}
+	printf("freshness (%s) at %d events/s for %d s: %u/%u probes; p50 %.0f ms, p99 %.0f ms, max %.0f ms; "
+	       "this process used %.2f cores (load generator and broker included)\n",
+	       who, FRESH_RATE, fresh_s, n, sent, pct(lat, n, 50), pct(lat, n, 99), lat[n - 1], cores);
+}
+
+static struct fresh *fresh_new(const char *brokers, int seconds, int queues, redisContext *rc)
+{
+	struct fresh *f = calloc(1, sizeof(*f));
+	if (!f)
+		die("freshness", "out of memory");
+	f->brokers = brokers;
+	f->rc = rc;
+	f->seconds = seconds;
+	f->queues = queues;
+	return f;
 }
 
 /* ---- main ------------------------------------------------------------------------ */
@@ -441,9 +571,10 @@ int main(int argc, char **argv)
 	int partitions = argc > 2 ? atoi(argv[2]) : 128;
 	int queues = argc > 3 ? atoi(argv[3]) : 500;
 	int fresh_s = argc > 4 ? atoi(argv[4]) : 30;
+	int fresh_partitions = argc > 5 ? atoi(argv[5]) : 16;
 	const char *workers = getenv("BENCH_WORKERS") ? getenv("BENCH_WORKERS") : "0";
-	if (want < 1000 || partitions < 1 || queues < 1 || fresh_s < 0)
-		die("usage", "bench_e2e [EVENTS>=1000] [PARTITIONS] [QUEUES] [FRESH_SECONDS]");
+	if (want < 1000 || partitions < 1 || queues < 1 || fresh_s < 0 || fresh_partitions < 1)
+		die("usage", "bench_e2e [EVENTS>=1000] [PARTITIONS] [QUEUES] [FRESH_SECONDS] [FRESH_PARTITIONS]");
 
 	/* About 0.8 contact events per generated line (the rest are agent
 	 * states): generate enough for `want` contact events. */
@@ -452,8 +583,8 @@ int main(int argc, char **argv)
 		die("events", "out of memory");
 
 	char err[512];
-	struct ccp_broker_topic topics[] = {{TOPIC, partitions}, {AGENT_TOPIC, 1}};
-	struct ccp_broker *broker = ccp_broker_start(1, topics, 2, err, sizeof(err));
+	struct ccp_broker_topic topics[] = {{TOPIC, partitions}, {AGENT_TOPIC, 1}, {FRESH_TOPIC, fresh_partitions}};
+	struct ccp_broker *broker = ccp_broker_start(1, topics, 3, err, sizeof(err));
 	if (!broker)
 		die("broker", err);
 	const char *brokers = ccp_broker_bootstrap(broker);
@@ -489,7 +620,7 @@ int main(int argc, char **argv)
 	struct runner r;
 	struct timing e2e = {.start = bench_now_s()};
 	double cpu0 = cpu_s();
-	runner_start(&r, brokers, url, workers);
+	runner_start(&r, brokers, TOPIC, "bench-e2e", "ccpulse", url, workers);
 	struct ccp_pipeline_stats st;
 	for (;;) {
 		ccp_pipeline_stats(r.p, &st);
@@ -513,34 +644,40 @@ int main(int argc, char **argv)
 	printf("ratio ccpulse / bare consumer: %.2f; this process used %.2f cores meanwhile (broker included)\n",
 	       e2e_rate / bare_rate, e2e_cores);
 
+	runner_stop(&r);
 	if (fresh_s > 0) {
-		struct fresh *f = calloc(1, sizeof(*f));
-		if (!f)
-			die("freshness", "out of memory");
-		f->brokers = brokers;
-		f->rc = rc;
-		f->seconds = fresh_s;
-		f->queues = queues;
+		struct runner rf;
+		runner_start(&rf, brokers, FRESH_TOPIC, "bench-fresh", "fresh", url, workers);
+		/* The group's join is not freshness: start the load once every
+		 * partition is assigned. */
+		for (double t0 = bench_now_s();; usleep(10000)) {
+			ccp_pipeline_stats(rf.p, &st);
+			if (st.partitions == (uint32_t)fresh_partitions && st.redis_ready)
+				break;
+			if (bench_now_s() - t0 > 60)
+				die("freshness", "partitions not assigned within 60 s");
+		}
+		char who[96];
+		snprintf(who, sizeof(who), "ccpulse, %d partitions, publish_interval %lld ms", fresh_partitions,
+			 (long long)rf.cfg.publish_interval_ms);
+		struct fresh *f = fresh_new(brokers, fresh_s, queues, rc);
 		double c0 = cpu_s(), w0 = bench_now_s();
 		freshness(f);
-		double fresh_cores = (cpu_s() - c0) / (bench_now_s() - w0);
-		uint32_t sent = atomic_load(&f->n_sent);
-		qsort(f->lat_ms, f->n_seen, sizeof(double), cmp_double);
-		if (f->n_seen)
-			printf("freshness at %d events/s for %d s (publish_interval %lld ms): %u/%u probes seen; p50 %.0f "
-			       "ms, p99 %.0f ms, max %.0f ms; this process used %.2f cores (load generator and broker "
-			       "included)\n",
-			       FRESH_RATE, fresh_s, (long long)r.cfg.publish_interval_ms, f->n_seen, sent,
-			       pct(f->lat_ms, f->n_seen, 50), pct(f->lat_ms, f->n_seen, 99), f->lat_ms[f->n_seen - 1], fresh_cores);
-		else
-			printf("freshness: no probe reached Redis\n");
+		report_freshness(who, f, (cpu_s() - c0) / (bench_now_s() - w0), fresh_s);
+		free(f);
+		runner_stop(&rf);
+	}
+	if (fresh_s > 0) {
+		struct fresh *f = fresh_new(brokers, fresh_s, queues, NULL);
+		double c0 = cpu_s(), w0 = bench_now_s();
+		freshness_bare(f);
+		report_freshness("bare consumer: Kafka's part", f, (cpu_s() - c0) / (bench_now_s() - w0), fresh_s);
 		free(f);
 	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("peak RSS of this process (broker, both consumers, pipeline): %.0f MB\n", (double)ru.ru_maxrss / 1024.0);
 
-	runner_stop(&r);
 	redisFree(rc);
 	ccp_redis_child_stop(redis);
 	ccp_broker_stop(broker);

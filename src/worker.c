@@ -70,6 +70,7 @@ struct part {
 	int64_t published_offset; /* next_offset of the last render */
 	int64_t last_msg_mono_ms;
 	bool changed;             /* since the last render */
+	bool render_owed;         /* a tick found the buffer still with the loop */
 	bool first_render;        /* none since assign: write the overdue set whole */
 	uint64_t rejects[CCP_REJECT__COUNT];
 	uint64_t *qhash;          /* per queue: fingerprint of its last render */
@@ -460,6 +461,7 @@ static void render(struct ccp_worker *w, struct part *p, struct ccp_worker_revok
 	ccp_cmdbuf_reset(p->cur);
 	p->published_offset = p->next_offset;
 	p->changed = false;
+	p->render_owed = false;
 	p->first_render = false;
 	atomic_fetch_add_explicit(&w->n_publications, 1, memory_order_relaxed);
 	if (w->o.notify)
@@ -562,6 +564,8 @@ static void tick(struct ccp_worker *w, int64_t now_mono)
 		}
 		if (p->changed && p->spare)
 			render(w, p, NULL);
+		else if (p->changed)
+			p->render_owed = true;
 	}
 	ccp_log_reporter_flush(&w->rejects, now_mono, false);
 }
@@ -578,6 +582,10 @@ static void drain_back(struct ccp_worker *w)
 			if (p && !p->spare) {
 				ccp_cmdbuf_reset(b[i].cb);
 				p->spare = b[i].cb;
+				/* A tick passed while Redis held the last render: go
+				 * now, not a whole interval later. */
+				if (p->render_owed && p->changed)
+					render(w, p, NULL);
 			} else {
 				cmdbuf_free(b[i].cb); /* its partition is gone */
 			}
