@@ -10,8 +10,9 @@
  *    chosen to stay well under it, and both consumers must count exactly
  *    what was produced.
  * 2. Ceiling: a consumer in its own group that only counts messages (the
- *    same fetch and local-queue settings as ccpulse's source), from its
- *    first message to its last.
+ *    same fetch settings as ccpulse's source, and a local queue so large
+ *    that its fetcher never backs off), from its first message to its
+ *    last.
  * 3. ccpulse's pipeline (2 workers by default: one per core) in its own
  *    group, until Redis holds the final figures: `{p}:total:24h` equals
  *    the counts of the generated events for every event type it counts.
@@ -115,7 +116,7 @@ static size_t key_of(const char *line, size_t len, const char *field, const char
 	return end ? (size_t)(end - p) : 0;
 }
 
-static rd_kafka_t *producer(const char *brokers, const char *linger_ms,
+static rd_kafka_t *producer(const char *brokers, const char *linger_ms, const char *batch_msgs,
 			    void (*dr)(rd_kafka_t *, const rd_kafka_message_t *, void *), void *opaque)
 {
 	char err[256];
@@ -128,7 +129,7 @@ static rd_kafka_t *producer(const char *brokers, const char *linger_ms,
 	    rd_kafka_conf_set(c, "linger.ms", linger_ms, err, sizeof(err)) ||
 	    rd_kafka_conf_set(c, "queue.buffering.max.messages", "1000000", err, sizeof(err)) ||
 	    rd_kafka_conf_set(c, "queue.buffering.max.kbytes", "1048576", err, sizeof(err)) ||
-	    rd_kafka_conf_set(c, "batch.num.messages", "10000", err, sizeof(err)))
+	    rd_kafka_conf_set(c, "batch.num.messages", batch_msgs, err, sizeof(err)))
 		die("producer config", err);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
 	if (!rk)
@@ -150,7 +151,11 @@ static void produce_one(rd_kafka_t *rk, const char *topic, const char *key, size
 /* Produces every line; counts what `total` will show. */
 static void preload(const char *brokers, const struct bench_events *b, struct expect *x)
 {
-	rd_kafka_t *rk = producer(brokers, "20", NULL, NULL);
+	/* Message sets near their 1 MB limit, as a topic written by many
+	 * producers over time holds them: the mock cluster answers a fetch
+	 * with one set per partition, so small sets would measure its round
+	 * trips instead of the consumers. */
+	rd_kafka_t *rk = producer(brokers, "500", "100000", NULL, NULL);
 	memset(x, 0, sizeof(*x));
 	const char *p = b->buf, *end = b->buf + b->len;
 	while (p < end) {
@@ -190,21 +195,22 @@ struct timing {
 	double start, first, last; /* monotonic seconds */
 };
 
-/* A consumer with ccpulse's fetch and local-queue settings, subscribed to
- * the contact topic in its own group; its consumer queue in `*q`. */
+/* A consumer with ccpulse's fetch settings and an unbounded local queue,
+ * subscribed to `topic` in its own group; its consumer queue in `*q`. */
 static rd_kafka_t *bare_new(const char *brokers, const char *topic, const char *group, const char *reset,
 			    rd_kafka_queue_t **q)
 {
-	char err[256], qmin[16], qkb[16];
-	snprintf(qmin, sizeof(qmin), "%d", CCP_SOURCE_KAFKA_QUEUED_MIN_MESSAGES);
-	snprintf(qkb, sizeof(qkb), "%d", CCP_SOURCE_KAFKA_QUEUED_MAX_KBYTES);
+	char err[256];
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 	if (rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof(err)) ||
 	    rd_kafka_conf_set(c, "group.id", group, err, sizeof(err)) ||
 	    rd_kafka_conf_set(c, "auto.offset.reset", reset, err, sizeof(err)) ||
 	    rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof(err)) ||
-	    rd_kafka_conf_set(c, "queued.min.messages", qmin, err, sizeof(err)) ||
-	    rd_kafka_conf_set(c, "queued.max.messages.kbytes", qkb, err, sizeof(err)) ||
+	    /* The best a counting consumer can do here: a local queue that
+	     * never makes the fetcher back off (2.5x its rate with ccpulse's
+	     * queue settings, on this broker). */
+	    rd_kafka_conf_set(c, "queued.min.messages", "10000000", err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "queued.max.messages.kbytes", "2097151", err, sizeof(err)) ||
 	    rd_kafka_conf_set(c, "max.partition.fetch.bytes", CCP_SOURCE_KAFKA_PARTITION_FETCH_BYTES, err,
 			      sizeof(err)) ||
 	    rd_kafka_conf_set(c, "fetch.wait.max.ms", CCP_SOURCE_KAFKA_FETCH_WAIT_MS, err, sizeof(err)))
@@ -397,7 +403,7 @@ static void *load_main(void *arg)
 	struct fresh *f = arg;
 	/* A usual producer linger; probes are timed from the broker's ack, so
 	 * what is measured is event in Kafka -> figure in Redis. */
-	rd_kafka_t *rk = producer(f->brokers, "20", probe_acked, f);
+	rd_kafka_t *rk = producer(f->brokers, "20", "10000", probe_acked, f);
 	char line[512], key[32];
 	uint64_t id = 0, n = 0;
 	uint32_t probes = 0;
@@ -573,6 +579,7 @@ int main(int argc, char **argv)
 	int fresh_s = argc > 4 ? atoi(argv[4]) : 30;
 	int fresh_partitions = argc > 5 ? atoi(argv[5]) : 16;
 	const char *workers = getenv("BENCH_WORKERS") ? getenv("BENCH_WORKERS") : "0";
+	int n_brokers = getenv("BENCH_BROKERS") ? atoi(getenv("BENCH_BROKERS")) : 3;
 	if (want < 1000 || partitions < 1 || queues < 1 || fresh_s < 0 || fresh_partitions < 1)
 		die("usage", "bench_e2e [EVENTS>=1000] [PARTITIONS] [QUEUES] [FRESH_SECONDS] [FRESH_PARTITIONS]");
 
@@ -584,7 +591,7 @@ int main(int argc, char **argv)
 
 	char err[512];
 	struct ccp_broker_topic topics[] = {{TOPIC, partitions}, {AGENT_TOPIC, 1}, {FRESH_TOPIC, fresh_partitions}};
-	struct ccp_broker *broker = ccp_broker_start(1, topics, 3, err, sizeof(err));
+	struct ccp_broker *broker = ccp_broker_start(n_brokers, topics, 3, err, sizeof(err));
 	if (!broker)
 		die("broker", err);
 	const char *brokers = ccp_broker_bootstrap(broker);

@@ -19,6 +19,10 @@
 #include "ccpulse/log.h"
 
 #define LAG_REFRESH_MS 1000
+/* Kept messages (all partitions) past which nothing new is consumed: a
+ * bound on what backpressure holds, above one fetch response of a few
+ * partitions. */
+#define KEPT_MAX 65536
 
 /* Source-thread state of one partition. Owner: the source; only the source
  * thread touches it, except `lag_msgs` (atomic, read by any thread). Lives
@@ -56,6 +60,7 @@ struct ccp_source_kafka {
 	int32_t *assigned_ids;       /* the current assignment, n_assigned long */
 	uint32_t n_assigned;
 	uint32_t n_paused;
+	size_t kept_total;           /* messages kept over all partitions */
 	rd_kafka_message_t **batch;  /* [batch_max] */
 	rd_kafka_topic_partition_list_t *restore; /* on_assign scratch: offsets to store again */
 	int64_t next_lag_refresh_ms;
@@ -204,10 +209,11 @@ static struct part *part_of(struct ccp_source_kafka *src, int32_t p)
 	return p >= 0 && (uint32_t)p < src->max_partitions ? &src->parts[p] : NULL;
 }
 
-static void drop_kept(struct part *pt)
+static void drop_kept(struct ccp_source_kafka *src, struct part *pt)
 {
 	for (size_t i = pt->head; i < pt->n_kept; i++)
 		rd_kafka_message_destroy(pt->kept[i]);
+	src->kept_total -= pt->n_kept - pt->head;
 	pt->head = pt->n_kept = 0;
 }
 
@@ -215,8 +221,9 @@ static void drop_kept(struct part *pt)
  * partition is paused and its list grows past what it held before: the
  * exception path, not the hot one. Aborts on OOM (see the README's
  * allocation policy: replay from the committed offset is exact). */
-static void keep(struct part *pt, rd_kafka_message_t **msgs, size_t n)
+static void keep(struct ccp_source_kafka *src, struct part *pt, rd_kafka_message_t **msgs, size_t n)
 {
+	src->kept_total += n;
 	if (pt->head > 0 && pt->n_kept + n > pt->cap_kept) {
 		memmove(pt->kept, pt->kept + pt->head, (pt->n_kept - pt->head) * sizeof(*pt->kept));
 		pt->n_kept -= pt->head;
@@ -238,18 +245,6 @@ static void keep(struct part *pt, rd_kafka_message_t **msgs, size_t n)
 	pt->n_kept += n;
 }
 
-static void pause_resume(struct ccp_source_kafka *src, int32_t p, bool pause)
-{
-	rd_kafka_topic_partition_list_t *l = one_partition(src->topic, p, RD_KAFKA_OFFSET_INVALID);
-	rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(src->rk, l) : rd_kafka_resume_partitions(src->rk, l);
-	if (!e)
-		e = l->elems[0].err;
-	if (e)
-		slog(src->log, CCP_LOG_ERROR, "%s partition %" PRId32 ": %s", pause ? "pause" : "resume", p,
-		     rd_kafka_err2str(e));
-	rd_kafka_topic_partition_list_destroy(l);
-}
-
 /* Lag from the high watermark librdkafka learnt in its last fetch (a local
  * read, no request). */
 static void update_lag(struct ccp_source_kafka *src, int32_t p, struct part *pt)
@@ -262,8 +257,8 @@ static void update_lag(struct ccp_source_kafka *src, int32_t p, struct part *pt)
 	atomic_store_explicit(&pt->lag_msgs, lag > 0 ? lag : 0, memory_order_relaxed);
 }
 
-/* Offers the kept messages of a paused partition again; resumes it when
- * all are taken. */
+/* Offers the kept messages of a holding partition again; it stops holding
+ * when all are taken. */
 static void retry_kept(struct ccp_source_kafka *src, int32_t p, struct part *pt)
 {
 	size_t n = pt->n_kept - pt->head;
@@ -271,12 +266,12 @@ static void retry_kept(struct ccp_source_kafka *src, int32_t p, struct part *pt)
 	if (acc > n)
 		acc = n; /* a caller bug must not make us hand out garbage */
 	pt->head += acc;
+	src->kept_total -= acc;
 	if (pt->head < pt->n_kept)
 		return;
 	pt->head = pt->n_kept = 0;
 	pt->paused = false;
 	src->n_paused--;
-	pause_resume(src, p, false);
 	bump(&src->st_resumes, 1);
 }
 
@@ -321,17 +316,16 @@ static void handle_run(struct ccp_source_kafka *src, int32_t p, rd_kafka_message
 	bump(&src->st_bytes, bytes);
 	update_lag(src, p, pt);
 	if (pt->paused) {
-		keep(pt, msgs, k); /* behind the ones already waiting */
+		keep(src, pt, msgs, k); /* behind the ones already waiting */
 		return;
 	}
 	size_t acc = src->deliver(src->ud, p, (const rd_kafka_message_t **)msgs, k);
 	if (acc >= k)
 		return;
 	/* From here on msgs[0..acc) are the caller's: never touch them again. */
-	keep(pt, msgs + acc, k - acc);
+	keep(src, pt, msgs + acc, k - acc);
 	pt->paused = true;
 	src->n_paused++;
-	pause_resume(src, p, true);
 	bump(&src->st_pauses, 1);
 }
 
@@ -443,17 +437,15 @@ static void on_assign(struct ccp_source_kafka *src, rd_kafka_topic_partition_lis
 
 static void on_revoke(struct ccp_source_kafka *src, rd_kafka_topic_partition_list_t *parts)
 {
-	/* Kept messages were never stored: the next owner reads them again.
-	 * Resume what we paused so a later assign starts unpaused. */
+	/* Kept messages were never stored: the next owner reads them again. */
 	for (int i = 0; i < parts->cnt; i++) {
 		struct part *pt = part_of(src, parts->elems[i].partition);
 		if (!pt || !pt->assigned)
 			continue;
-		drop_kept(pt);
+		drop_kept(src, pt);
 		if (pt->paused) {
 			pt->paused = false;
 			src->n_paused--;
-			pause_resume(src, parts->elems[i].partition, false);
 		}
 	}
 	for (int i = 0; i < parts->cnt; i++) {
@@ -534,17 +526,30 @@ static void *source_main(void *arg)
 	while (!atomic_load_explicit(&src->stop_req, memory_order_acquire)) {
 		/* relaxed: the flag only says "look again"; the data the caller
 		 * made room in is its own ring, synchronised by that ring */
-		if (src->n_paused && atomic_exchange_explicit(&src->wake_req, false, memory_order_relaxed))
+		if (src->n_paused) {
+			/* Some partition holds (its worker's ring was full): offer
+			 * its kept messages again when a worker made room. Other
+			 * partitions go on until the kept messages reach
+			 * KEPT_MAX; then nothing new is consumed until they
+			 * drop below it (without a wake, look again after 1 ms). */
+			bool woken = atomic_exchange_explicit(&src->wake_req, false, memory_order_relaxed);
+			if (!woken && src->kept_total >= KEPT_MAX) {
+				struct timespec ts = {0, 1000000};
+				nanosleep(&ts, NULL);
+			}
 			retry_all_kept(src);
-		ssize_t n = rd_kafka_consume_batch_queue(src->q, src->poll_ms, src->batch, src->batch_max);
+			if (src->kept_total >= KEPT_MAX)
+				continue;
+		}
+		/* While holding, come back soon to retry the kept messages. */
+		ssize_t n = rd_kafka_consume_batch_queue(src->q, src->n_paused ? 1 : src->poll_ms, src->batch,
+							 src->batch_max);
 		if (n > 0) {
 			bump(&src->st_batches, 1);
 			handle_batch(src, src->batch, (size_t)n);
 		} else if (n < 0) {
 			bump(&src->st_errors, 1);
 			slog(src->log, CCP_LOG_ERROR, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
-		} else if (src->n_paused) {
-			retry_all_kept(src); /* poll timeout: look again without a wake */
 		}
 		if (src->dlq)
 			rd_kafka_poll(src->dlq, 0); /* delivery reports of dead letters */
@@ -558,7 +563,7 @@ static void *source_main(void *arg)
 	/* Stop: kept messages go back (never stored); close runs the revoke
 	 * path (revoked callbacks, synchronous commit) through rebalance_cb. */
 	for (uint32_t i = 0; i < src->n_assigned; i++)
-		drop_kept(&src->parts[src->assigned_ids[i]]);
+		drop_kept(src, &src->parts[src->assigned_ids[i]]);
 	/* Revoke (last renders, acks) and commit while still a member of the
 	 * group: once close() has sent LeaveGroup, or while the leave starts
 	 * a rebalance, a commit can be refused and the next owner would
@@ -733,7 +738,7 @@ void ccp_source_kafka_free(struct ccp_source_kafka *src)
 	ccp_source_kafka_stop(src);
 	if (src->parts) {
 		for (uint32_t i = 0; i < src->max_partitions; i++) {
-			drop_kept(&src->parts[i]);
+			drop_kept(src, &src->parts[i]);
 			free(src->parts[i].kept);
 		}
 	}

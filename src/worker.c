@@ -25,7 +25,7 @@
 #include "ccpulse/source_kafka.h"
 #include "hash.h"
 
-#define IN_DEFAULT_SLOTS 65536u
+#define IN_DEFAULT_SLOTS 262144u
 #define OUT_SLOTS 4096u  /* renders in flight to the loop: <= 1 per partition */
 #define BACK_SLOTS 8192u /* buffers coming back: <= 2 per partition */
 #define DRAIN_BATCH 256u

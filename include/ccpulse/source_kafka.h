@@ -5,9 +5,9 @@
  *
  * DESIGN
  * - Threads. ccp_source_kafka_start() spawns the source thread; it alone
- *   calls rd_kafka_consume_batch_queue(), runs the rebalance callback,
- *   pauses, resumes and commits synchronously (librdkafka 2.0.2 wants
- *   pause/resume/seek on the consuming thread while batch consuming).
+ *   calls rd_kafka_consume_batch_queue(), runs the rebalance callback and
+ *   commits synchronously (librdkafka 2.0.2 wants pause/resume/seek on the
+ *   consuming thread while batch consuming, so it never pauses at all).
  *   Other threads only store offsets, wake the source, produce dead
  *   letters and read stats: all thread-safe.
  * - Batches. A consumed batch is cut into runs of consecutive messages of
@@ -21,15 +21,20 @@
  *   with the source. Every message must be released before
  *   ccp_source_kafka_free(), which destroys the librdkafka handle.
  * - Backpressure. If deliver accepts fewer than n, the source keeps the
- *   rest in order, pauses the partition (counted in `pauses`) and, whenever
- *   ccp_source_kafka_wake() is called (or every poll_ms), offers the kept
- *   messages again; once all are accepted it resumes the partition.
- *   Messages of a paused partition that were already in librdkafka's queue
- *   are appended to the kept ones, and any message at an offset below the
- *   next expected one is dropped (counted in `stale`), so a partition is
- *   delivered in order without gaps or repeats. librdkafka drops a paused
- *   partition's prefetched messages and fetches again from the position
- *   after the last message it handed out, so nothing is lost either.
+ *   rest of that partition in order (counted in `pauses`) and offers it
+ *   again whenever ccp_source_kafka_wake() is called (or every
+ *   millisecond) until all is taken (`resumes`). Other partitions go on;
+ *   later messages of a holding partition join its kept ones, and any
+ *   message at an offset below the next expected one is dropped (counted
+ *   in `stale`), so a partition is delivered in order without gaps or
+ *   repeats. Once 65536 messages are kept in all, nothing new is consumed
+ *   until they drain: memory stays bounded. Partitions are NOT paused in
+ *   librdkafka: a pause drops the partition's prefetched messages and
+ *   fetches them again, which cost half the throughput in bench_e2e. While
+ *   the source holds everything, librdkafka's local queue fills to
+ *   queued.min.messages per partition and its fetcher stops by itself;
+ *   the rings drain in milliseconds, so rebalance callbacks (served by the
+ *   consume call) wait at most that long.
  * - Offsets. enable.auto.offset.store=false; the caller stores an offset
  *   with ccp_source_kafka_store_offset() only after the sink acknowledged
  *   the write that covers it. enable.auto.commit=true commits the STORED
@@ -153,7 +158,7 @@ struct ccp_source_kafka_stats {
 	uint64_t messages;      /* received from librdkafka (stale ones not counted) */
 	uint64_t bytes;         /* payload bytes of those */
 	uint64_t batches;       /* non-empty consume calls */
-	uint64_t pauses;        /* backpressure pauses (deliver took fewer than offered) */
+	uint64_t pauses;        /* backpressure holds (deliver took fewer than offered) */
 	uint64_t resumes;       /* partitions resumed after all kept messages were taken */
 	uint64_t rebalances;    /* assign + revoke events */
 	uint64_t assigned;      /* partitions currently assigned */
