@@ -192,7 +192,7 @@ static void preload(const char *brokers, const struct bench_events *b, struct ex
 /* ---- the ceiling: a consumer that only counts ------------------------------------ */
 
 struct timing {
-	double start, first, last; /* monotonic seconds */
+	double start, first, consumed, last; /* monotonic seconds */
 };
 
 /* A consumer with ccpulse's fetch settings and an unbounded local queue,
@@ -266,22 +266,12 @@ static struct timing bare_consumer(const char *brokers, uint64_t want)
 
 /* ---- ccpulse ------------------------------------------------------------------- */
 
-/* The pipeline on its own thread. Owner: main. */
+/* A pipeline on its own thread and what it reads. Owner: main. */
 struct runner {
 	struct ccp_config cfg;
 	struct ccp_log log;
 	struct ccp_pipeline *p;
-	pthread_t t;
-	int rc;
-	char err[512];
 };
-
-static void *runner_main(void *arg)
-{
-	struct runner *r = arg;
-	r->rc = ccp_pipeline_run(r->p, r->err, sizeof(r->err));
-	return NULL;
-}
 
 static void set(struct ccp_config *c, const char *k, const char *v)
 {
@@ -320,16 +310,16 @@ static void runner_start(struct runner *r, const char *brokers, const char *topi
 	r->p = ccp_pipeline_new(&o, err, sizeof(err));
 	if (!r->p)
 		die("pipeline", err);
-	if (pthread_create(&r->t, NULL, runner_main, r))
+	if (ccp_pipeline_start(r->p))
 		die("pipeline", "thread");
 }
 
 static void runner_stop(struct runner *r)
 {
+	char err[512];
 	ccp_pipeline_stop(r->p);
-	pthread_join(r->t, NULL);
-	if (r->rc)
-		die("pipeline run", r->err);
+	if (ccp_pipeline_join(r->p, err, sizeof(err)))
+		die("pipeline run", err);
 	ccp_pipeline_free(r->p);
 	ccp_config_free(&r->cfg);
 }
@@ -634,6 +624,8 @@ int main(int argc, char **argv)
 		double now = bench_now_s();
 		if (!e2e.first && st.messages > 0)
 			e2e.first = now;
+		if (!e2e.consumed && st.messages >= x.contact_msgs)
+			e2e.consumed = now;
 		if (st.messages >= x.contact_msgs && final_in_redis(rc, &x)) {
 			e2e.last = now;
 			break;
@@ -650,6 +642,9 @@ int main(int argc, char **argv)
 	       e2e.last - e2e.first, st.publications, st.acked, st.backpressure);
 	printf("ratio ccpulse / bare consumer: %.2f; this process used %.2f cores meanwhile (broker included)\n",
 	       e2e_rate / bare_rate, e2e_cores);
+	printf("of which: every event through the workers at %.2f s (%.0f events/s), the last render and the totals "
+	       "(written every publish interval) %.2f s later\n",
+	       e2e.consumed - e2e.first, (double)x.contact_msgs / (e2e.consumed - e2e.first), e2e.last - e2e.consumed);
 
 	runner_stop(&r);
 	if (fresh_s > 0) {

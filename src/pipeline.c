@@ -2,6 +2,7 @@
 #include "ccpulse/pipeline.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -52,6 +53,10 @@ enum phase { PH_NEW, PH_RUNNING, PH_STOPPING, PH_FLUSHING, PH_DONE };
  * loop thread except where noted. */
 struct ccp_pipeline {
 	struct ccp_pipeline_opts o;
+	pthread_t thread;   /* ccp_pipeline_start(): main starts and joins it */
+	bool thread_started;
+	int thread_rc;      /* written by that thread, read by main after the join */
+	char thread_err[512];
 	const struct ccp_config *cfg;
 	uv_loop_t loop;
 	uv_async_t wake;    /* workers, the agent reader, stop requests */
@@ -636,6 +641,32 @@ void ccp_pipeline_stop(struct ccp_pipeline *p)
 {
 	atomic_store(&p->stop_requested, true);
 	uv_async_send(&p->wake);
+}
+
+static void *pipeline_thread(void *arg)
+{
+	struct ccp_pipeline *p = arg;
+	p->thread_rc = ccp_pipeline_run(p, p->thread_err, sizeof(p->thread_err));
+	return NULL;
+}
+
+int ccp_pipeline_start(struct ccp_pipeline *p)
+{
+	int r = pthread_create(&p->thread, NULL, pipeline_thread, p);
+	p->thread_started = r == 0;
+	return -r;
+}
+
+int ccp_pipeline_join(struct ccp_pipeline *p, char *err, size_t errlen)
+{
+	if (!p->thread_started) {
+		snprintf(err, errlen, "pipeline: no thread to join");
+		return -1;
+	}
+	pthread_join(p->thread, NULL);
+	p->thread_started = false;
+	snprintf(err, errlen, "%s", p->thread_err);
+	return p->thread_rc;
 }
 
 void ccp_pipeline_stats(const struct ccp_pipeline *p, struct ccp_pipeline_stats *out)

@@ -74,6 +74,14 @@ struct ccp_pipeline *ccp_pipeline_new(const struct ccp_pipeline_opts *o, char *e
  * then shuts down in order. Returns 0 after a clean stop, or -1 with a
  * message in `err` if a part could not start. @thread the loop's (caller's) */
 int ccp_pipeline_run(struct ccp_pipeline *p, char *err, size_t errlen);
+/* Runs ccp_pipeline_run() on a thread of its own (for programs that embed
+ * the pipeline: tests, benches). Returns 0, or a negative errno if the
+ * thread could not start. @thread main */
+int ccp_pipeline_start(struct ccp_pipeline *p);
+/* Waits for the thread of ccp_pipeline_start() (after ccp_pipeline_stop(),
+ * or after the run ended by itself) and returns what the run returned,
+ * with its message in `err`. @thread main */
+int ccp_pipeline_join(struct ccp_pipeline *p, char *err, size_t errlen);
 /* Asks a running pipeline to stop (clean shutdown). @thread any */
 void ccp_pipeline_stop(struct ccp_pipeline *p);
 void ccp_pipeline_stats(const struct ccp_pipeline *p, struct ccp_pipeline_stats *out);

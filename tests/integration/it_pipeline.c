@@ -420,21 +420,12 @@ static bool compare(redisContext *rc, const char *prefix, const struct reference
 
 /* ---- running pipelines on their own threads ------------------------------------ */
 
+/* A pipeline on its own thread and what it reads. Owner: the test. */
 struct runner {
 	struct ccp_config cfg;
 	struct ccp_log log;
 	struct ccp_pipeline *p;
-	pthread_t t;
-	int rc;
-	char err[512];
 };
-
-static void *runner_main(void *arg)
-{
-	struct runner *r = arg;
-	r->rc = ccp_pipeline_run(r->p, r->err, sizeof(r->err));
-	return NULL;
-}
 
 static void runner_start(struct runner *r, const char *brokers, const char *redis_url, const char *group,
 			 const char *client)
@@ -458,15 +449,15 @@ static void runner_start(struct runner *r, const char *brokers, const char *redi
 	r->p = ccp_pipeline_new(&o, err, sizeof(err));
 	if (!r->p)
 		fail_msg("pipeline: %s", err);
-	assert_int_equal(pthread_create(&r->t, NULL, runner_main, r), 0);
+	assert_int_equal(ccp_pipeline_start(r->p), 0);
 }
 
 static void runner_stop(struct runner *r)
 {
+	char err[512];
 	ccp_pipeline_stop(r->p);
-	pthread_join(r->t, NULL);
-	if (r->rc)
-		fail_msg("pipeline run: %s", r->err);
+	if (ccp_pipeline_join(r->p, err, sizeof(err)))
+		fail_msg("pipeline run: %s", err);
 	ccp_pipeline_free(r->p);
 	ccp_config_free(&r->cfg);
 }
@@ -661,8 +652,9 @@ static void test_offsets_not_past_redis_ack(void **state)
 	assert_true(ccp_test_wait_until(consumed_all, &cc, ccp_test_ms(60000)));
 	/* Stop while Redis cannot answer: nothing consumed after the outage
 	 * was acknowledged, so nothing after it may be committed. */
+	char err[512];
 	ccp_pipeline_stop(r.p);
-	pthread_join(r.t, NULL);
+	(void)ccp_pipeline_join(r.p, err, sizeof(err)); /* its last flush timed out: expected */
 	ccp_test_resume_pid(w->redis.pid);
 	int64_t committed = committed_total(brokers, "g-ack", per);
 	assert_true(committed <= (int64_t)contact_half);
