@@ -27,6 +27,7 @@
 #include "ccp_test.h"
 #include "ccpulse/broker.h"
 #include "ccpulse/log.h"
+#include "ccpulse/source_kafka.h"
 
 #define TOPIC "contact-events"
 #define AGENT_TOPIC "agent-events"
@@ -34,7 +35,10 @@
 #define GROUP "g-run"
 #define NQ 6         /* queues (message keys) */
 #define CONTACTS 40  /* per queue: an offered and an answered event each */
-#define N_CONTACT_MSGS (NQ * CONTACTS * 2)
+#define N_GOOD_MSGS (NQ * CONTACTS * 2)
+#define DEAD_TOPIC "ccpulse-dead"
+#define N_BAD 3 /* bad lines on the contact topic: one per reason below */
+#define N_CONTACT_MSGS (N_GOOD_MSGS + N_BAD)
 
 static const char *const queues[NQ] = {"billing", "sales", "support", "retention", "tech", "claims"};
 
@@ -55,8 +59,8 @@ static int setup(void **state)
 	struct world *w = calloc(1, sizeof(*w));
 	assert_non_null(w);
 	char err[256];
-	struct ccp_broker_topic topics[] = {{TOPIC, PARTITIONS}, {AGENT_TOPIC, 1}};
-	w->broker = ccp_broker_start(1, topics, 2, err, sizeof(err));
+	struct ccp_broker_topic topics[] = {{TOPIC, PARTITIONS}, {AGENT_TOPIC, 1}, {DEAD_TOPIC, 1}};
+	w->broker = ccp_broker_start(1, topics, 3, err, sizeof(err));
 	if (!w->broker)
 		fail_msg("broker: %s", err);
 	ccp_test_redis_start(&w->redis, NULL);
@@ -137,6 +141,14 @@ static void produce_contacts(struct world *w)
 				 queues[q], i, ts + 1500, queues[q], queues[q], i, i);
 			send_line(rk, queues[q], line);
 		}
+	/* Bad input: counted by reason, copied to the dead-letter topic, and
+	 * committed past like any other message. */
+	static const char *const bad[N_BAD] = {
+	    "{\"id\":\"bad-1\",", /* bad_json */
+	    "{\"id\":\"bad-2\",\"type\":\"contact.offered\",\"ts\":1}", /* missing_field: queue */
+	    "{\"id\":\"bad-3\",\"type\":\"contact.teleported\",\"ts\":1,\"queue\":\"sales\",\"contact\":\"c\"}"};
+	for (int i = 0; i < N_BAD; i++)
+		send_line(rk, "billing", bad[i]);
 	assert_int_equal(rd_kafka_flush(rk, ccp_test_ms(30000)), RD_KAFKA_RESP_ERR_NO_ERROR);
 	rd_kafka_destroy(rk);
 	assert_int_equal(w->dr_errors, 0);
@@ -174,6 +186,7 @@ static void start_run(struct world *w)
 	ccp_test_write_file(w->dir, "ccpulse.yaml",
 			    "kafka:\n"
 			    "  auto.offset.reset: earliest\n"
+			    "  dead_letter_topic: " DEAD_TOPIC "\n"
 			    "  session.timeout.ms: 6000\n"
 			    "  heartbeat.interval.ms: 300\n"
 			    "http:\n"
@@ -335,6 +348,45 @@ static void committed(const char *brokers, int64_t out[PARTITIONS])
 
 /* ---- the test --------------------------------------------------------------------- */
 
+/* The reason headers of the dead-letter topic's messages, in order, joined
+ * by spaces; also checks each names its source partition and offset. */
+static void dead_letters(const char *brokers, char *reasons, size_t cap)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
+	rd_kafka_conf_set(conf, "group.id", "g-dead-reader", err, sizeof(err));
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	assert_non_null(rk);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, DEAD_TOPIC, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	assert_int_equal(rd_kafka_assign(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_topic_partition_list_destroy(l);
+	reasons[0] = 0;
+	int n = 0;
+	long long deadline = ccp_test_now_ms() + ccp_test_ms(15000);
+	while (n < N_BAD && ccp_test_now_ms() < deadline) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		if (!m)
+			continue;
+		if (!m->err) {
+			rd_kafka_headers_t *h = NULL;
+			const void *v;
+			size_t len;
+			assert_int_equal(rd_kafka_message_headers(m, &h), RD_KAFKA_RESP_ERR_NO_ERROR);
+			assert_int_equal(rd_kafka_header_get_last(h, CCP_SOURCE_KAFKA_HDR_PARTITION, &v, &len), 0);
+			assert_int_equal(rd_kafka_header_get_last(h, CCP_SOURCE_KAFKA_HDR_OFFSET, &v, &len), 0);
+			assert_int_equal(rd_kafka_header_get_last(h, CCP_SOURCE_KAFKA_HDR_REASON, &v, &len), 0);
+			size_t at = strlen(reasons);
+			snprintf(reasons + at, cap - at, "%s%.*s", n ? " " : "", (int)len, (const char *)v);
+			n++;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+}
+
 static void test_sigterm_exits_0_and_commits_all(void **state)
 {
 	struct world *w = *state;
@@ -390,10 +442,18 @@ static void test_sigterm_exits_0_and_commits_all(void **state)
 	}
 	assert_int_equal(sum, N_CONTACT_MSGS);
 
-	/* The figures outlive the process (Redis holds them). */
+	/* The figures outlive the process (Redis holds them), bad input is
+	 * counted by reason, and each bad line went to the dead-letter topic
+	 * (one partition, keyed alike: in the order read). */
 	redisContext *c = ccp_test_redis_connect(&w->redis);
 	assert_int_equal(hget_ll(c, "ccpulse:q:billing:5m", "offered"), CONTACTS);
+	assert_int_equal(hget_ll(c, "ccpulse:stats", "errors_bad_json"), 1);
+	assert_int_equal(hget_ll(c, "ccpulse:stats", "errors_missing_field"), 1);
+	assert_int_equal(hget_ll(c, "ccpulse:stats", "errors_unknown_type"), 1);
 	redisFree(c);
+	char reasons[256];
+	dead_letters(ccp_broker_bootstrap(w->broker), reasons, sizeof(reasons));
+	assert_string_equal(reasons, "bad_json missing_field unknown_type");
 }
 
 int main(void)
