@@ -437,11 +437,15 @@ static void on_assign(struct ccp_source_kafka *src, rd_kafka_topic_partition_lis
 
 static void on_revoke(struct ccp_source_kafka *src, rd_kafka_topic_partition_list_t *parts)
 {
-	/* Kept messages were never stored: the next owner reads them again. */
+	/* Kept messages were never stored: the next owner reads them again.
+	 * `held`: partitions still ours (a stop revokes them itself before the
+	 * consumer's close revokes the same list again, with none held). */
+	int held = 0;
 	for (int i = 0; i < parts->cnt; i++) {
 		struct part *pt = part_of(src, parts->elems[i].partition);
 		if (!pt || !pt->assigned)
 			continue;
+		held++;
 		drop_kept(src, pt);
 		if (pt->paused) {
 			pt->paused = false;
@@ -461,7 +465,7 @@ static void on_revoke(struct ccp_source_kafka *src, rd_kafka_topic_partition_lis
 			     parts->elems[i].partition, took_ms, src->revoke_budget_ms);
 	}
 	/* Synchronous: the next owner must find what was acknowledged. */
-	rd_kafka_resp_err_t e = rd_kafka_commit(src->rk, NULL, 0);
+	rd_kafka_resp_err_t e = held ? rd_kafka_commit(src->rk, NULL, 0) : RD_KAFKA_RESP_ERR__NO_OFFSET;
 	if (!e)
 		bump(&src->st_commits, 1);
 	else if (e != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -489,7 +493,8 @@ static void on_revoke(struct ccp_source_kafka *src, rd_kafka_topic_partition_lis
 	if (e)
 		slog(src->log, CCP_LOG_ERROR, "unassign: %s", rd_kafka_err2str(e));
 	atomic_store_explicit(&src->st_assigned, src->n_assigned, memory_order_relaxed);
-	slog(src->log, CCP_LOG_INFO, "revoked %d partitions of %s", parts->cnt, src->topic);
+	if (held)
+		slog(src->log, CCP_LOG_INFO, "revoked %d partitions of %s", held, src->topic);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
