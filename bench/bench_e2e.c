@@ -108,6 +108,7 @@ static bool has(const char *line, size_t len, const char *needle)
 static size_t key_of(const char *line, size_t len, const char *field, const char **key)
 {
 	const char *p = memmem(line, len, field, strlen(field));
+	*key = line;
 	if (!p)
 		return 0;
 	p += strlen(field);
