@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -765,6 +766,308 @@ static int read_windows(struct reader *r, struct ccp_config *c, const yaml_event
 	return 0;
 }
 
+/* ---- alerts.rules ---------------------------------------------------------- */
+
+/* Threshold units by kind: a ratio ("80%" or 0.8), a time ("2m", ms), a
+ * count, or a CSAT score (1..5). */
+static int rule_number(enum ccp_alert_kind kind, const char *v, double *out)
+{
+	switch (kind) {
+	case CCP_ALERT_LONGEST_WAIT_ABOVE:
+	case CCP_ALERT_ASA_ABOVE:
+	case CCP_ALERT_PROMISE_OVERDUE: {
+		int64_t ms;
+		if (ccp_config_parse_duration(v, &ms))
+			return -1;
+		*out = (double)ms;
+		return 0;
+	}
+	case CCP_ALERT_WAITING_ABOVE:
+	case CCP_ALERT_OVERDUE_ABOVE:
+	case CCP_ALERT_COMPLAINTS_OPEN_ABOVE: {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(v, &end, 10);
+		if (!isdigit((unsigned char)v[0]) || *end || errno || n > 100000000)
+			return -1;
+		*out = (double)n;
+		return 0;
+	}
+	default: {
+		char *end;
+		errno = 0;
+		double d = strtod(v, &end);
+		if (end == v || errno || d != d)
+			return -1;
+		bool pct = *end == '%';
+		if (pct) {
+			d /= 100;
+			end++;
+		}
+		if (*end)
+			return -1;
+		if (kind == CCP_ALERT_CSAT_BELOW)
+			return pct || d < 1 || d > 5 ? -1 : (*out = d, 0);
+		if (d < 0 || d > 1)
+			return -1;
+		*out = d;
+		return 0;
+	}
+	}
+}
+
+static const char *rule_unit(enum ccp_alert_kind kind)
+{
+	switch (kind) {
+	case CCP_ALERT_LONGEST_WAIT_ABOVE:
+	case CCP_ALERT_ASA_ABOVE:
+	case CCP_ALERT_PROMISE_OVERDUE:
+		return "a duration (90s, 2m)";
+	case CCP_ALERT_WAITING_ABOVE:
+	case CCP_ALERT_OVERDUE_ABOVE:
+	case CCP_ALERT_COMPLAINTS_OPEN_ABOVE:
+		return "a whole number";
+	case CCP_ALERT_CSAT_BELOW:
+		return "a score 1..5";
+	default:
+		return "a ratio (0.8 or 80%)";
+	}
+}
+
+/* `queues:` of a rule: a list of queue ids, or `all`. The pointer array and
+ * the strings live in one block (rule->queues), freed with the config. */
+static int rule_queues(struct reader *r, struct ccp_config *c, struct ccp_alert_rule *rule, uint32_t ri,
+		       const yaml_event_t *v)
+{
+	if (v->type == YAML_SCALAR_EVENT) {
+		if (strcmp(scalar(v), "all"))
+			return at(r, &v->start_mark, "alerts.rules[%u].queues: a list of queue ids, or all", ri);
+		rule->queues = NULL;
+		rule->n_queues = 0;
+		return 0;
+	}
+	if (v->type != YAML_SEQUENCE_START_EVENT)
+		return at(r, &v->start_mark, "alerts.rules[%u].queues: a list of queue ids, or all", ri);
+	char *block = NULL;
+	size_t used = 0;
+	uint32_t n = 0;
+	int rc = 0;
+	for (;;) {
+		yaml_event_t q;
+		if (next(r, &q)) {
+			rc = -1;
+			break;
+		}
+		if (q.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&q);
+			break;
+		}
+		size_t l = q.type == YAML_SCALAR_EVENT ? q.data.scalar.length : 0;
+		if (q.type != YAML_SCALAR_EVENT || l < 1 || l > CCP_ID_MAX_BYTES || memchr(scalar(&q), 0, l))
+			rc = at(r, &q.start_mark, "alerts.rules[%u].queues[%u]: a queue id of 1..%d bytes", ri, n,
+				CCP_ID_MAX_BYTES);
+		else if (n >= CCP_CONFIG_MAX_RULE_QUEUES)
+			rc = at(r, &q.start_mark, "alerts.rules[%u].queues: at most %d", ri, CCP_CONFIG_MAX_RULE_QUEUES);
+		char *nb = rc ? NULL : cfg_realloc(c, block, used + l + 1);
+		if (!rc && !nb)
+			rc = errf(r->err, r->errlen, "%s: out of memory", r->path);
+		if (!rc) {
+			block = nb;
+			memcpy(block + used, scalar(&q), l + 1);
+			used += l + 1;
+			n++;
+		}
+		yaml_event_delete(&q);
+		if (rc)
+			break;
+	}
+	/* Pointers in front of the strings: one allocation to free. */
+	char *all = rc ? NULL : cfg_realloc(c, NULL, n * sizeof(char *) + used + 1);
+	if (!rc && !all)
+		rc = errf(r->err, r->errlen, "%s: out of memory", r->path);
+	if (!rc) {
+		char **ptrs = (char **)(void *)all;
+		char *strs = all + n * sizeof(char *);
+		if (used)
+			memcpy(strs, block, used);
+		for (uint32_t i = 0, off = 0; i < n; i++) {
+			ptrs[i] = strs + off;
+			off += (uint32_t)strlen(strs + off) + 1;
+		}
+		rule->queues = (const char *const *)ptrs;
+		rule->n_queues = n;
+	}
+	cfg_free(c, block);
+	return rc;
+}
+
+/* One `key: value` of a rule; thresholds are kept as text until the kind
+ * is known (the keys may come in any order). */
+static int rule_field(struct reader *r, struct ccp_config *c, struct ccp_alert_rule *rule, uint32_t ri,
+		      const yaml_event_t *k, const yaml_event_t *v, char thr[2][64], yaml_mark_t thr_mark[2],
+		      unsigned *seen)
+{
+	const char *kn = scalar(k);
+	if (!strcmp(kn, "queues"))
+		return rule_queues(r, c, rule, ri, v);
+	if (v->type != YAML_SCALAR_EVENT)
+		return at(r, &v->start_mark, "alerts.rules[%u].%s: expected a value", ri, kn);
+	const char *vv = scalar(v);
+	size_t l = strlen(vv);
+	if (!strcmp(kn, "name")) {
+		bool ok = l > 0 && l < CCP_ALERT_NAME_MAX;
+		for (size_t i = 0; ok && i < l; i++)
+			ok = isalnum((unsigned char)vv[i]) || vv[i] == '_' || vv[i] == '-' || vv[i] == '.';
+		if (!ok)
+			return at(r, &v->start_mark, "alerts.rules[%u].name=%s: 1..%d of [A-Za-z0-9_.-]", ri, vv,
+				  CCP_ALERT_NAME_MAX - 1);
+		memcpy(rule->name, vv, l + 1);
+		*seen |= 1;
+	} else if (!strcmp(kn, "kind")) {
+		int kind = -1;
+		for (int i = 0; i < CCP_ALERT__COUNT; i++)
+			if (!strcmp(vv, ccp_alert_kind_names[i]))
+				kind = i;
+		if (kind < 0) {
+			char list[400] = "";
+			for (int i = 0; i < CCP_ALERT__COUNT; i++)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "|" : "",
+					 ccp_alert_kind_names[i]);
+			return at(r, &v->start_mark, "alerts.rules[%u].kind=%s: one of %s", ri, vv, list);
+		}
+		rule->kind = (enum ccp_alert_kind)kind;
+		*seen |= 2;
+	} else if (!strcmp(kn, "window")) {
+		if (l < 1 || l >= sizeof(rule->window))
+			return at(r, &v->start_mark, "alerts.rules[%u].window=%s: a window name", ri, vv);
+		memcpy(rule->window, vv, l + 1);
+		*seen |= 4;
+	} else if (!strcmp(kn, "threshold") || !strcmp(kn, "clear")) {
+		int i = kn[0] == 'c';
+		if (l >= sizeof(thr[i]))
+			return at(r, &v->start_mark, "alerts.rules[%u].%s: too long", ri, kn);
+		memcpy(thr[i], vv, l + 1);
+		thr_mark[i] = v->start_mark;
+		*seen |= 8u << i;
+	} else if (!strcmp(kn, "min_volume")) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(vv, &end, 10);
+		if (!isdigit((unsigned char)vv[0]) || *end || errno || n > 100000000)
+			return at(r, &v->start_mark, "alerts.rules[%u].min_volume=%s: a whole number", ri, vv);
+		rule->min_volume = n;
+	} else if (!strcmp(kn, "for")) {
+		int64_t ms;
+		if (ccp_config_parse_duration(vv, &ms) || ms > DAY)
+			return at(r, &v->start_mark, "alerts.rules[%u].for=%s: a duration up to 1d", ri, vv);
+		rule->for_ms = ms;
+	} else {
+		return at(r, &k->start_mark,
+			  "alerts.rules[%u].%s: unknown key (name, kind, window, threshold, clear, min_volume, for, queues)",
+			  ri, kn);
+	}
+	return 0;
+}
+
+/* Reads alerts.rules[ri] (its mapping start already read). */
+static int read_alert_rule(struct reader *r, struct ccp_config *c, struct ccp_alert_rule *rule, uint32_t ri,
+			   const yaml_mark_t *start)
+{
+	memset(rule, 0, sizeof(*rule));
+	char thr[2][64] = {"", ""};
+	yaml_mark_t thr_mark[2];
+	memset(thr_mark, 0, sizeof(thr_mark));
+	unsigned seen = 0;
+	for (;;) {
+		yaml_event_t k, v;
+		if (next(r, &k))
+			return -1;
+		if (k.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&k);
+			break;
+		}
+		if (next(r, &v)) {
+			yaml_event_delete(&k);
+			return -1;
+		}
+		int rc = k.type != YAML_SCALAR_EVENT ? at(r, &k.start_mark, "alerts.rules[%u]: expected a key", ri)
+						     : rule_field(r, c, rule, ri, &k, &v, thr, thr_mark, &seen);
+		yaml_event_delete(&k);
+		yaml_event_delete(&v);
+		if (rc)
+			return rc;
+	}
+	bool needs_threshold = rule->kind != CCP_ALERT_PROMISE_OVERDUE;
+	if ((seen & 3) != 3 || (needs_threshold && !(seen & 8)))
+		return at(r, start, "alerts.rules[%u]: needs name, kind and threshold", ri);
+	rule->clear = NAN;
+	for (int i = 0; i < 2; i++) {
+		if (!thr[i][0])
+			continue;
+		double d;
+		if (rule_number(rule->kind, thr[i], &d))
+			return at(r, &thr_mark[i], "alerts.rules[%u].%s=%s: must be %s for %s", ri, i ? "clear" : "threshold",
+				  thr[i], rule_unit(rule->kind), ccp_alert_kind_names[rule->kind]);
+		if (i)
+			rule->clear = d;
+		else
+			rule->threshold = d;
+	}
+	if (!(seen & 4) && (rule->kind == CCP_ALERT_SERVICE_LEVEL_BELOW || rule->kind == CCP_ALERT_ABANDON_RATE_ABOVE ||
+			    rule->kind == CCP_ALERT_ASA_ABOVE || rule->kind == CCP_ALERT_KEPT_RATE_BELOW ||
+			    rule->kind == CCP_ALERT_CSAT_BELOW))
+		memcpy(rule->window, "15m", 4); /* the floor's usual horizon */
+	return 0;
+}
+
+static void free_rules(struct ccp_config *c)
+{
+	for (uint32_t i = 0; i < c->n_alert_rules; i++)
+		cfg_free(c, (void *)(uintptr_t)c->alert_rules[i].queues);
+	cfg_free(c, c->alert_rules);
+	c->alert_rules = NULL;
+	c->n_alert_rules = c->_rules_cap = 0;
+}
+
+static int read_alert_rules(struct reader *r, struct ccp_config *c, const yaml_event_t *start)
+{
+	if (start->type != YAML_SEQUENCE_START_EVENT)
+		return at(r, &start->start_mark, "alerts.rules: expected a list of rules");
+	free_rules(c); /* the list replaces earlier ones as a whole */
+	for (;;) {
+		yaml_event_t ev;
+		if (next(r, &ev))
+			return -1;
+		int rc = 0;
+		bool end = ev.type == YAML_SEQUENCE_END_EVENT;
+		uint32_t n = c->n_alert_rules;
+		if (!end && ev.type != YAML_MAPPING_START_EVENT)
+			rc = at(r, &ev.start_mark, "alerts.rules[%u]: expected a mapping", n);
+		else if (!end) {
+			void *arr = c->alert_rules;
+			if (grow(c, &arr, n, &c->_rules_cap, sizeof(*c->alert_rules), CCP_CONFIG_MAX_ALERT_RULES))
+				rc = at(r, &ev.start_mark, "alerts.rules: at most %d rules (or out of memory)",
+					CCP_CONFIG_MAX_ALERT_RULES);
+			else
+				c->alert_rules = arr;
+		}
+		yaml_mark_t mark = ev.start_mark;
+		yaml_event_delete(&ev);
+		if (rc)
+			return rc;
+		if (end)
+			return 0;
+		/* Counted first, so a rule read halfway is freed with the rest. */
+		memset(&c->alert_rules[n], 0, sizeof(c->alert_rules[n]));
+		c->n_alert_rules++;
+		if (read_alert_rule(r, c, &c->alert_rules[n], n, &mark))
+			return -1;
+		for (uint32_t j = 0; j < n; j++)
+			if (!strcmp(c->alert_rules[j].name, c->alert_rules[n].name))
+				return at(r, &mark, "alerts.rules[%u].name=%s: used twice", n, c->alert_rules[n].name);
+	}
+}
+
 /* Reads a mapping whose keys extend `path` (dotted). */
 static int read_mapping(struct reader *r, struct ccp_config *c, char *path, size_t plen, int depth)
 {
@@ -802,6 +1105,8 @@ static int read_mapping(struct reader *r, struct ccp_config *c, char *path, size
 		int rc = 0;
 		if (!strcmp(path, "windows")) {
 			rc = read_windows(r, c, &v);
+		} else if (!strcmp(path, "alerts.rules")) {
+			rc = read_alert_rules(r, c, &v);
 		} else if (v.type == YAML_MAPPING_START_EVENT) {
 			rc = read_mapping(r, c, path, nl, depth + 1);
 		} else if (v.type == YAML_SCALAR_EVENT) {
@@ -905,7 +1210,17 @@ int ccp_config_finish(struct ccp_config *c, char *err, size_t errlen)
 	struct ccp_engine *probe = ccp_engine_new(&c->engine, e2, sizeof(e2));
 	if (!probe)
 		return errf(err, errlen, "%s", e2);
+	/* Rules name windows: check them against the engine's. */
+	const char *names[CCP_MAX_WINDOWS + 1];
+	for (uint32_t w = 0; w < c->engine.n_windows; w++)
+		names[w] = c->engine.windows[w].name;
+	names[c->engine.n_windows] = "today";
+	struct ccp_alerts *a = ccp_alerts_new(c->alert_rules, c->n_alert_rules, names, c->engine.n_windows + 1, e2,
+					      sizeof(e2));
 	ccp_engine_free(probe);
+	if (!a)
+		return errf(err, errlen, "%s", e2);
+	ccp_alerts_free(a);
 	return 0;
 }
 
@@ -921,6 +1236,7 @@ void ccp_config_free(struct ccp_config *c)
 	c->overrides = NULL;
 	c->engine.sl_overrides = NULL;
 	c->engine.n_sl_overrides = c->_overrides_cap = 0;
+	free_rules(c);
 }
 
 /* ---- printing ----------------------------------------------------------- */
@@ -993,6 +1309,38 @@ void ccp_config_print(const struct ccp_config *c, FILE *f)
 				put_quoted(f, key);
 			fprintf(f, ": %s\n", b);
 		}
+	if (c->n_alert_rules)
+		fprintf(f, "alerts.rules:\n");
+	for (uint32_t i = 0; i < c->n_alert_rules; i++) {
+		const struct ccp_alert_rule *r = &c->alert_rules[i];
+		fprintf(f, "  - {name: ");
+		put_quoted(f, r->name);
+		fprintf(f, ", kind: %s", ccp_alert_kind_names[r->kind]);
+		if (r->window[0]) {
+			fprintf(f, ", window: ");
+			put_quoted(f, r->window);
+		}
+		for (int k = 0; k < 2; k++) {
+			double v = k ? r->clear : r->threshold;
+			if (k && isnan(v))
+				continue;
+			char num[48];
+			if (!strcmp(rule_unit(r->kind), "a duration (90s, 2m)"))
+				format_duration((int64_t)v, num, sizeof(num));
+			else
+				snprintf(num, sizeof(num), "%.10g", v);
+			fprintf(f, ", %s: %s", k ? "clear" : "threshold", num);
+		}
+		format_duration(r->for_ms, b, sizeof(b));
+		fprintf(f, ", min_volume: %" PRIu64 ", for: %s, queues: ", r->min_volume, b);
+		if (!r->n_queues)
+			fputs("all", f);
+		for (uint32_t q = 0; q < r->n_queues; q++) {
+			fputs(q ? ", " : "[", f);
+			put_quoted(f, r->queues[q]);
+		}
+		fputs(r->n_queues ? "]}\n" : "}\n", f);
+	}
 	for (uint32_t i = 0; i < c->n_kafka; i++) {
 		char key[160];
 		snprintf(key, sizeof(key), "kafka.%s", c->kafka[i].key);

@@ -27,12 +27,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ccpulse/alerts.h"
 #include "ccpulse/engine.h"
 #include "ccpulse/redis_url.h"
 
 #define CCP_CONFIG_STR_MAX 512
 #define CCP_CONFIG_MAX_KAFKA 256       /* kafka.* pass-through settings */
 #define CCP_CONFIG_MAX_OVERRIDES 10000 /* queues with their own thresholds */
+#define CCP_CONFIG_MAX_ALERT_RULES 1000
+#define CCP_CONFIG_MAX_RULE_QUEUES 1000 /* queues named in one rule's scope */
 
 /* ccp_config_apply_flag(): the flag is not a config flag. */
 #define CCP_CONFIG_NOT_A_FLAG (-2)
@@ -76,9 +79,11 @@ struct ccp_config {
 	int64_t idle_advance_ms;       /* 0: partitions never follow the wall clock */
 	int64_t minutes_stream_maxlen;
 	int64_t alerts_stream_maxlen;
+	struct ccp_alert_rule *alert_rules; /* `alerts.rules`, in file order */
+	uint32_t n_alert_rules;
 	char log_level[16], log_format[16];
 	struct ccp_config_alloc alloc;
-	uint32_t _kafka_cap, _overrides_cap; /* private: allocated entries */
+	uint32_t _kafka_cap, _overrides_cap, _rules_cap; /* private: allocated entries */
 };
 
 /* Fills every default (no allocation; never fails). */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "ccpulse/config.h"
 
@@ -379,6 +380,82 @@ static void fail_free(void *ud, void *p)
 	free(p);
 }
 
+static void test_alert_rules(void **state)
+{
+	(void)state;
+	assert_int_equal(load("alerts:\n"
+			      "  rules:\n"
+			      "    - {name: sl, kind: service_level_below, threshold: 80%, clear: 85%, min_volume: 10, for: 2m}\n"
+			      "    - name: long\n"
+			      "      kind: longest_wait_above\n"
+			      "      threshold: 2m\n"
+			      "      clear: 90s\n"
+			      "      queues: [billing, \"vip east\"]\n"
+			      "    - {name: csat, kind: csat_below, window: today, threshold: 3.5, queues: all}\n"
+			      "    - {name: late, kind: promise_overdue, for: 1m}\n"),
+			 0);
+	assert_int_equal(cfg->n_alert_rules, 4);
+	const struct ccp_alert_rule *r = cfg->alert_rules;
+	assert_string_equal(r[0].window, "15m"); /* the default window */
+	assert_true(fabs(r[0].threshold - 0.8) < 1e-12 && fabs(r[0].clear - 0.85) < 1e-12);
+	assert_int_equal(r[0].min_volume, 10);
+	assert_int_equal(r[0].for_ms, 120000);
+	assert_int_equal(r[1].kind, CCP_ALERT_LONGEST_WAIT_ABOVE);
+	assert_true(r[1].threshold == 120000 && r[1].clear == 90000);
+	assert_int_equal(r[1].n_queues, 2);
+	assert_string_equal(r[1].queues[1], "vip east");
+	assert_true(isnan(r[2].clear));
+	assert_int_equal(r[2].n_queues, 0);
+	assert_int_equal(r[3].kind, CCP_ALERT_PROMISE_OVERDUE);
+	/* Printed and read back: the same rules. */
+	char *text = printed();
+	struct ccp_config *again = calloc(1, sizeof(*again));
+	ccp_config_defaults(again);
+	if (ccp_config_load_buffer(again, "printed", text, strlen(text), err, sizeof(err)) ||
+	    ccp_config_finish(again, err, sizeof(err)))
+		fail_msg("printed config does not load: %s\n%s", err, text);
+	assert_int_equal(again->n_alert_rules, 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		const struct ccp_alert_rule *x = &again->alert_rules[i];
+		assert_string_equal(x->name, r[i].name);
+		assert_int_equal(x->kind, r[i].kind);
+		assert_string_equal(x->window, r[i].window);
+		assert_true(x->threshold == r[i].threshold);
+		assert_true(x->clear == r[i].clear || (isnan(x->clear) && isnan(r[i].clear)));
+		assert_int_equal(x->for_ms, r[i].for_ms);
+		assert_int_equal(x->n_queues, r[i].n_queues);
+	}
+	assert_string_equal(again->alert_rules[1].queues[1], "vip east");
+	ccp_config_free(again);
+	free(again);
+	free(text);
+
+	/* Each mistake named with its place. */
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{"alerts:\n  rules:\n    - {name: a, kind: sl_low, threshold: 1}\n", "t.yaml:3:23: alerts.rules[0].kind=sl_low: one of"},
+		{"alerts:\n  rules:\n    - {name: a, kind: asa_above, threshold: 80%}\n",
+		 "alerts.rules[0].threshold=80%: must be a duration (90s, 2m) for asa_above"},
+		{"alerts:\n  rules:\n    - {name: a, kind: service_level_below, threshold: 1.5}\n",
+		 "must be a ratio (0.8 or 80%)"},
+		{"alerts:\n  rules:\n    - {name: a, kind: waiting_above}\n", "alerts.rules[0]: needs name, kind and threshold"},
+		{"alerts:\n  rules:\n    - {name: a, kind: waiting_above, threshold: 3, colour: red}\n",
+		 "alerts.rules[0].colour: unknown key"},
+		{"alerts:\n  rules:\n    - {name: a, kind: waiting_above, threshold: 3}\n    - {name: a, kind: waiting_above, threshold: 4}\n",
+		 "alerts.rules[1].name=a: used twice"},
+		{"alerts:\n  rules:\n    - {name: a, kind: csat_below, window: 2h, threshold: 3}\n", "alert rule a: no window \"2h\""},
+		{"alerts:\n  rules:\n    - {name: a, kind: waiting_above, threshold: 5, clear: 9}\n", "breaching side"},
+		{"alerts:\n  rules:\n    - {name: a, kind: waiting_above, threshold: 5, queues: some}\n",
+		 "alerts.rules[0].queues: a list of queue ids, or all"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(load(bad[i].yaml), -1);
+		if (!strstr(err, bad[i].want))
+			fail_msg("case %zu: error \"%s\" does not say \"%s\"", i, err, bad[i].want);
+	}
+}
+
 static void test_failing_allocations(void **state)
 {
 	(void)state;
@@ -390,8 +467,13 @@ static void test_failing_allocations(void **state)
 	n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "queues:\n");
 	for (int i = 0; i < 20; i++)
 		n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "  q%d: {service_level: {voice: 1s}}\n", i);
+	/* and 12 alert rules, each with queues: the rule list and the blocks. */
+	n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "alerts:\n  rules:\n");
+	for (int i = 0; i < 12; i++)
+		n += (size_t)snprintf(yaml + n, sizeof(yaml) - n,
+				      "    - {name: r%d, kind: waiting_above, threshold: 3, queues: [a%d, b, c]}\n", i, i);
 	long total = -1;
-	for (long k = -1; k < 64; k++) {
+	for (long k = -1; k < 128; k++) {
 		struct failing f = {k, 0, 0};
 		struct ccp_config_alloc a = {fail_realloc, fail_free, &f};
 		ccp_config_free(cfg);
@@ -402,6 +484,7 @@ static void test_failing_allocations(void **state)
 			assert_int_equal(rc, 0);
 			assert_int_equal(cfg->n_kafka, 20);
 			assert_int_equal(cfg->engine.n_sl_overrides, 20);
+			assert_int_equal(cfg->n_alert_rules, 12);
 			total = f.calls;
 		} else if (k < total) {
 			assert_int_equal(rc, -1);
@@ -441,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_env_and_flags),
 		cmocka_unit_test(test_print_redacts_and_round_trips),
 		cmocka_unit_test(test_doc_is_current),
+		cmocka_unit_test(test_alert_rules),
 		cmocka_unit_test(test_failing_allocations),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
