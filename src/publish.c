@@ -1,10 +1,13 @@
 /* Renders a partition's per-queue figures as Redis commands. */
 #include "ccpulse/publish.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "ccpulse/alerts.h"
 #include "ccpulse/cmdbuf.h"
 #include "ccpulse/engine.h"
+#include "ccpulse/json_out.h"
 
 /* Key names are built in a fixed buffer: prefix and window names are
  * bounded by config, queue ids by the contract (128 bytes). */
@@ -92,6 +95,13 @@ static void live_hset(struct ccp_cmdbuf *cb, const char *key, size_t keylen, con
 uint64_t ccp_publish_queue(struct ccp_cmdbuf *cb, const struct ccp_engine *e, uint32_t q,
 			   const struct ccp_publish_opts *o)
 {
+	return ccp_publish_queue_fields(cb, e, q, o, NULL, NULL);
+}
+
+uint64_t ccp_publish_queue_fields(struct ccp_cmdbuf *cb, const struct ccp_engine *e, uint32_t q,
+				  const struct ccp_publish_opts *o, struct ccp_field (*wf)[CCP_WF__COUNT],
+				  struct ccp_field lf_out[CCP_LF__COUNT])
+{
 	uint32_t nw = ccp_engine_window_count(e);
 	int64_t now = ccp_engine_now(e);
 	char key[KEY_MAX];
@@ -105,11 +115,15 @@ uint64_t ccp_publish_queue(struct ccp_cmdbuf *cb, const struct ccp_engine *e, ui
 		h = fields_hash(h, f, CCP_WF_UPDATED_AT); /* updated_at moves every cycle */
 		size_t n = queue_key(key, o->prefix, name, ccp_engine_window_name(e, w));
 		ccp_publish_window_hash(cb, key, n, f);
+		if (wf)
+			memcpy(wf[w], f, sizeof(f));
 	}
 	struct ccp_live_stats ls;
 	struct ccp_field lf[CCP_LF__COUNT];
 	ccp_engine_live_stats(e, q, &ls);
 	ccp_figures_live(&ls, now, lf);
+	if (lf_out)
+		memcpy(lf_out, lf, sizeof(lf));
 	size_t n = queue_key(key, o->prefix, name, "live");
 	h = fields_hash(h, lf, CCP_LF__COUNT);
 	if (o->agents_elsewhere) {
@@ -150,4 +164,69 @@ uint64_t ccp_publish_agents(struct ccp_cmdbuf *cb, const struct ccp_engine *e, u
 	ccp_cmdbuf_arg(cb, name.ptr, name.len);
 	return fields_hash(0xcbf29ce484222325ULL, &lf[CCP_LF_AGENTS_AVAILABLE],
 			   CCP_LF_AGENTS_AWAY - CCP_LF_AGENTS_AVAILABLE + 1);
+}
+
+/* Alert values as the stream shows them: times in whole ms, counts whole,
+ * ratios and scores with 6 significant digits. */
+static int alert_number(char *buf, size_t cap, enum ccp_alert_kind kind, double v)
+{
+	switch (kind) {
+	case CCP_ALERT_SERVICE_LEVEL_BELOW:
+	case CCP_ALERT_ABANDON_RATE_ABOVE:
+	case CCP_ALERT_KEPT_RATE_BELOW:
+	case CCP_ALERT_CSAT_BELOW:
+		return snprintf(buf, cap, "%.6g", v);
+	default:
+		return snprintf(buf, cap, "%.0f", v);
+	}
+}
+
+void ccp_publish_alert(struct ccp_cmdbuf *cb, const char *prefix, int64_t maxlen, const struct ccp_alert_transition *t)
+{
+	char value[40] = "", thr[40], ts[24];
+	if (t->has_value)
+		alert_number(value, sizeof(value), t->rule->kind, t->value);
+	alert_number(thr, sizeof(thr), t->rule->kind, t->firing ? t->rule->threshold : t->rule->clear);
+	snprintf(ts, sizeof(ts), "%lld", (long long)t->ts_ms);
+	const char *state = t->firing ? "firing" : "resolved";
+	ccp_cmdbuf_begin(cb);
+	ccp_cmdbuf_arg_str(cb, "XADD");
+	ccp_cmdbuf_arg_fmt(cb, "%s:alerts", prefix);
+	ccp_cmdbuf_arg_str(cb, "MAXLEN");
+	ccp_cmdbuf_arg_str(cb, "~");
+	ccp_cmdbuf_arg_i64(cb, maxlen);
+	ccp_cmdbuf_arg_str(cb, "*");
+	ccp_cmdbuf_arg_str(cb, "rule");
+	ccp_cmdbuf_arg_str(cb, t->rule->name);
+	ccp_cmdbuf_arg_str(cb, "queue");
+	ccp_cmdbuf_arg(cb, t->queue.ptr, t->queue.len);
+	if (t->promise.len) {
+		ccp_cmdbuf_arg_str(cb, "promise");
+		ccp_cmdbuf_arg(cb, t->promise.ptr, t->promise.len);
+	}
+	ccp_cmdbuf_arg_str(cb, "state");
+	ccp_cmdbuf_arg_str(cb, state);
+	ccp_cmdbuf_arg_str(cb, "value");
+	ccp_cmdbuf_arg_str(cb, value);
+	ccp_cmdbuf_arg_str(cb, "threshold");
+	ccp_cmdbuf_arg_str(cb, thr);
+	ccp_cmdbuf_arg_str(cb, "ts");
+	ccp_cmdbuf_arg_str(cb, ts);
+	/* The channel carries the same as JSON. Ids are at most 128 bytes, so
+	 * even escaped as \u00XX each the whole fits. */
+	char json[2048];
+	size_t n = (size_t)snprintf(json, sizeof(json), "{\"rule\":\"%s\",\"queue\":\"", t->rule->name);
+	n += ccp_json_escape(json + n, sizeof(json) - n, t->queue.ptr, t->queue.len);
+	if (t->promise.len) {
+		n += (size_t)snprintf(json + n, sizeof(json) - n, "\",\"promise\":\"");
+		n += ccp_json_escape(json + n, sizeof(json) - n, t->promise.ptr, t->promise.len);
+	}
+	n += (size_t)snprintf(json + n, sizeof(json) - n, "\",\"state\":\"%s\",\"value\":%s,\"threshold\":%s,\"ts\":%s}",
+			      state, value[0] ? value : "null", thr, ts);
+	if (n >= sizeof(json))
+		return;
+	ccp_cmdbuf_begin(cb);
+	ccp_cmdbuf_arg_str(cb, "PUBLISH");
+	ccp_cmdbuf_arg_fmt(cb, "%s:alerts", prefix);
+	ccp_cmdbuf_arg(cb, json, n);
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ccpulse/alerts.h"
 #include "ccpulse/cmdbuf.h"
 #include "ccpulse/config.h"
 #include "ccpulse/decode.h"
@@ -77,6 +78,7 @@ struct part {
 	uint32_t qhash_cap;
 	uint64_t overdue_fp;      /* fingerprint of the overdue set last written */
 	struct ccp_worker *w;     /* its worker (for the minute callback) */
+	struct ccp_alerts *alerts; /* its queues' alert pairs; NULL: no rules */
 	int64_t minute_open;      /* start of the minute whose EVAL ends `cur`; INT64_MIN: none */
 };
 
@@ -108,6 +110,8 @@ struct ccp_worker {
 	size_t partial_cap;
 	char *scratch;            /* the updates message, the overdue member */
 	size_t scratch_cap;
+	struct ccp_field wf[CCP_MAX_WINDOWS + 1][CCP_WF__COUNT]; /* a queue's fields, for alerts */
+	struct ccp_field lf[CCP_LF__COUNT];
 	int64_t next_tick_mono_ms;
 	bool stop;
 
@@ -223,6 +227,7 @@ static void part_free(struct part *p)
 	if (!p)
 		return;
 	ccp_engine_free(p->e);
+	ccp_alerts_free(p->alerts);
 	if (p->cur) {
 		ccp_cmdbuf_deinit(p->cur);
 		free(p->cur);
@@ -304,7 +309,15 @@ static void part_assign(struct ccp_worker *w, int32_t id)
 		p->cur = cmdbuf_new();
 		p->spare = cmdbuf_new();
 	}
-	if (!p || !p->e || !p->cur || !p->spare) {
+	if (p && p->e && w->o.cfg->n_alert_rules) {
+		const char *names[CCP_MAX_WINDOWS + 1];
+		uint32_t nw = ccp_engine_window_count(p->e);
+		for (uint32_t i = 0; i < nw; i++)
+			names[i] = ccp_engine_window_name(p->e, i);
+		/* The rules were checked against these windows by the config. */
+		p->alerts = ccp_alerts_new(w->o.cfg->alert_rules, w->o.cfg->n_alert_rules, names, nw, err, sizeof(err));
+	}
+	if (!p || !p->e || !p->cur || !p->spare || (w->o.cfg->n_alert_rules && !p->alerts)) {
 		/* Start-up of a partition is an allocation like any other after
 		 * start: exiting beats silently skipping a partition, and a
 		 * restart replays it from the committed offset. */
@@ -356,6 +369,29 @@ static void overdue_each(void *ud, struct ccp_str queue, struct ccp_str promise,
 	memcpy(w->scratch + queue.len + 1, promise.ptr, promise.len);
 	ccp_cmdbuf_arg_i64(c->cb, due_ms);
 	ccp_cmdbuf_arg(c->cb, w->scratch, queue.len + 1 + promise.len);
+}
+
+/* An alert transition goes into the partition's MULTI/EXEC with the
+ * figures that caused it. */
+static void on_alert(void *ud, const struct ccp_alert_transition *t)
+{
+	struct part *p = ud;
+	ccp_publish_alert(p->cur, p->w->o.cfg->prefix, p->w->o.cfg->alerts_stream_maxlen, t);
+}
+
+static void alert_promise_each(void *ud, struct ccp_str queue, struct ccp_str promise, int64_t due_ms)
+{
+	struct part *p = ud;
+	ccp_alerts_promise(p->alerts, queue, promise, due_ms, ccp_engine_now(p->e), on_alert, p);
+}
+
+static void render_alerts_promises(struct part *p)
+{
+	if (!p->alerts)
+		return;
+	ccp_alerts_promises_begin(p->alerts);
+	ccp_engine_overdue_foreach(p->e, alert_promise_each, p);
+	ccp_alerts_promises_end(p->alerts, ccp_engine_now(p->e), on_alert, p);
 }
 
 static void render_overdue(struct ccp_worker *w, struct part *p)
@@ -419,7 +455,10 @@ static void render(struct ccp_worker *w, struct part *p, struct ccp_worker_revok
 		return;
 	w->scratch[ulen++] = '[';
 	for (uint32_t q = 0; q < nq; q++) {
-		uint64_t h = ccp_publish_queue(p->cur, p->e, q, &po);
+		uint64_t h = ccp_publish_queue_fields(p->cur, p->e, q, &po, w->wf, w->lf);
+		if (p->alerts)
+			ccp_alerts_eval_queue(p->alerts, ccp_engine_queue_name(p->e, q), w->wf, w->lf, ccp_engine_now(p->e),
+					      on_alert, p);
 		if (h == p->qhash[q] && !p->first_render)
 			continue;
 		p->qhash[q] = h;
@@ -437,6 +476,7 @@ static void render(struct ccp_worker *w, struct part *p, struct ccp_worker_revok
 	}
 	w->scratch[ulen++] = ']';
 	render_overdue(w, p);
+	render_alerts_promises(p);
 	render_partial(w, p);
 	if (any) {
 		ccp_cmdbuf_begin(p->cur);

@@ -38,6 +38,19 @@ size_t ccp_publish_queues(struct ccp_cmdbuf *cb, const struct ccp_engine *e,
  * queues changed since its previous render. @thread owner of `e` */
 uint64_t ccp_publish_queue(struct ccp_cmdbuf *cb, const struct ccp_engine *e, uint32_t q,
 			   const struct ccp_publish_opts *o);
+/* The same, also handing back the fields it wrote: `wf[w]` for each of the
+ * engine's windows (CCP_MAX_WINDOWS + 1 rows at least) and `lf`, for the
+ * alert rules that judge them. */
+uint64_t ccp_publish_queue_fields(struct ccp_cmdbuf *cb, const struct ccp_engine *e, uint32_t q,
+				  const struct ccp_publish_opts *o, struct ccp_field (*wf)[CCP_WF__COUNT],
+				  struct ccp_field lf[CCP_LF__COUNT]);
+
+struct ccp_alert_transition;
+/* Appends one alert transition: XADD `{p}:alerts` MAXLEN ~ `maxlen` with
+ * rule, queue, (promise,) state, value, threshold, ts, and PUBLISH of the
+ * same as a JSON object on channel `{p}:alerts`. */
+void ccp_publish_alert(struct ccp_cmdbuf *cb, const char *prefix, int64_t maxlen,
+		       const struct ccp_alert_transition *t);
 
 /* Appends HSET of the agents_* fields of queue q's live hash (and SADD to
  * `{p}:queues`) from an engine that holds the agent table; returns a

@@ -1,0 +1,260 @@
+/* Alerts through the live pipeline (mock Kafka cluster, private Redis):
+ * a service level that drops fires once into `{p}:alerts` (stream and
+ * channel), resolves once when it recovers past the clear line, and says
+ * nothing more while the state holds; a promise whose deadline passes with
+ * no further events fires on the wall clock and resolves when kept. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
+
+#include "ccp_test.h"
+#include "ccpulse/broker.h"
+#include "ccpulse/config.h"
+#include "ccpulse/log.h"
+#include "ccpulse/pipeline.h"
+
+#define TOPIC "contact-events"
+
+struct world {
+	struct ccp_broker *broker;
+	struct ccp_test_redis redis;
+	struct ccp_config cfg;
+	struct ccp_log log;
+	struct ccp_pipeline *p;
+	rd_kafka_t *producer;
+	int n_id;
+};
+
+static void send_event(struct world *w, const char *queue, const char *fmt, ...)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "{\"id\":\"e%d\",\"queue\":\"%s\",", ++w->n_id, queue);
+	va_list ap;
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	snprintf(line + n, sizeof(line) - (size_t)n, "}");
+	rd_kafka_resp_err_t e;
+	while ((e = rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_KEY(queue, strlen(queue)),
+				      RD_KAFKA_V_VALUE(line, strlen(line)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				      RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		rd_kafka_poll(w->producer, 10);
+	assert_int_equal(e, RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static void flush(struct world *w)
+{
+	assert_int_equal(rd_kafka_flush(w->producer, ccp_test_ms(30000)), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static bool ready(void *arg)
+{
+	struct ccp_pipeline_stats st;
+	ccp_pipeline_stats(arg, &st);
+	return st.partitions == 4 && st.redis_ready;
+}
+
+static int setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	char err[512];
+	struct ccp_broker_topic topics[] = {{TOPIC, 4}, {"agent-events", 1}};
+	w->broker = ccp_broker_start(1, topics, 2, err, sizeof(err));
+	if (!w->broker)
+		fail_msg("broker: %s", err);
+	ccp_test_redis_start(&w->redis, NULL);
+	rd_kafka_conf_t *pc = rd_kafka_conf_new();
+	rd_kafka_conf_set(pc, "bootstrap.servers", ccp_broker_bootstrap(w->broker), err, sizeof(err));
+	rd_kafka_conf_set(pc, "linger.ms", "1", err, sizeof(err));
+	w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
+	assert_non_null(w->producer);
+
+	ccp_config_defaults(&w->cfg);
+	static const char rules[] =
+		"alerts:\n"
+		"  rules:\n"
+		"    - {name: sl, kind: service_level_below, window: 5m, threshold: 80%, clear: 90%, min_volume: 10}\n"
+		"    - {name: late, kind: promise_overdue}\n";
+	if (ccp_config_load_buffer(&w->cfg, "alerts.yaml", rules, sizeof(rules) - 1, err, sizeof(err)))
+		fail_msg("config: %s", err);
+	const char *kv[][2] = {{"kafka.brokers", ccp_broker_bootstrap(w->broker)},
+			       {"redis.url", w->redis.url},
+			       {"publish_interval", "100ms"},
+			       {"idle_advance", "200ms"},
+			       {"kafka.auto.offset.reset", "earliest"},
+			       {"kafka.session.timeout.ms", "6000"},
+			       {"workers", "2"}};
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+		if (ccp_config_set(&w->cfg, kv[i][0], kv[i][1], err, sizeof(err)))
+			fail_msg("config %s: %s", kv[i][0], err);
+	if (ccp_config_finish(&w->cfg, err, sizeof(err)))
+		fail_msg("config: %s", err);
+	ccp_log_init(&w->log);
+	w->log.level = CCP_LOG_WARN;
+	struct ccp_pipeline_opts o = {.cfg = &w->cfg, .log = &w->log, .client_id = "alerts"};
+	w->p = ccp_pipeline_new(&o, err, sizeof(err));
+	if (!w->p)
+		fail_msg("pipeline: %s", err);
+	assert_int_equal(ccp_pipeline_start(w->p), 0);
+	/* Joined the group first: deadlines below are measured from here. */
+	assert_true(ccp_test_wait_until(ready, w->p, ccp_test_ms(30000)));
+	*state = w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+	char err[512];
+	ccp_pipeline_stop(w->p);
+	if (ccp_pipeline_join(w->p, err, sizeof(err)))
+		fail_msg("pipeline run: %s", err);
+	ccp_pipeline_free(w->p);
+	ccp_config_free(&w->cfg);
+	rd_kafka_destroy(w->producer);
+	ccp_test_redis_free(&w->redis);
+	ccp_broker_stop(w->broker);
+	free(w);
+	return 0;
+}
+
+/* The alerts stream as "rule queue[/promise] state value" lines. */
+struct seen {
+	struct world *w;
+	size_t want;
+	size_t n;
+	char line[16][160];
+};
+
+static bool stream_has(void *arg)
+{
+	struct seen *s = arg;
+	redisContext *c = ccp_test_redis_connect(&s->w->redis);
+	redisReply *x = redisCommand(c, "XRANGE ccpulse:alerts - +");
+	s->n = 0;
+	for (size_t i = 0; x && x->type == REDIS_REPLY_ARRAY && i < x->elements && i < 16; i++) {
+		const redisReply *f = x->element[i]->element[1];
+		const char *rule = "", *queue = "", *promise = NULL, *st = "", *value = "";
+		for (size_t k = 0; k + 1 < f->elements; k += 2) {
+			const char *name = f->element[k]->str, *v = f->element[k + 1]->str;
+			if (!strcmp(name, "rule"))
+				rule = v;
+			else if (!strcmp(name, "queue"))
+				queue = v;
+			else if (!strcmp(name, "promise"))
+				promise = v;
+			else if (!strcmp(name, "state"))
+				st = v;
+			else if (!strcmp(name, "value"))
+				value = v;
+		}
+		snprintf(s->line[s->n++], sizeof(s->line[0]), "%s %s%s%s %s %s", rule, queue, promise ? "/" : "",
+			 promise ? promise : "", st, value);
+	}
+	freeReplyObject(x);
+	redisFree(c);
+	return s->n >= s->want;
+}
+
+static void wait_entries(struct world *w, struct seen *s, size_t want)
+{
+	s->w = w;
+	s->want = want;
+	if (!ccp_test_wait_until(stream_has, s, ccp_test_ms(30000))) {
+		for (size_t i = 0; i < s->n; i++)
+			print_message("alert %zu: %s\n", i, s->line[i]);
+		fail_msg("%zu alert entries, want %zu", s->n, want);
+	}
+}
+
+static void test_service_level_fires_and_resolves_once(void **state)
+{
+	struct world *w = *state;
+	int64_t t0 = ccp_log_wall_ms() - 150000;
+	/* 20 calls answered after a minute: service level 0 over 20. */
+	for (int i = 0; i < 20; i++) {
+		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"a%d\"", t0 + i * 100, i);
+		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"a%d\"", t0 + 60000 + i * 100,
+		     i);
+	}
+	flush(w);
+	struct seen s;
+	wait_entries(w, &s, 1);
+	assert_string_equal(s.line[0], "sl billing firing 0");
+	/* 85 %: between the lines, still firing, nothing said. */
+	for (int i = 0; i < 114; i++) {
+		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"b%d\"", t0 + 61000 + i * 10, i);
+		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"b%d\"", t0 + 62000 + i * 10,
+		     i);
+	}
+	flush(w);
+	ccp_test_wait_until(stream_has, &s, ccp_test_ms(1500)); /* give a wrong transition time to show */
+	assert_int_equal(s.n, 1);
+	/* 86 more in time: 200/220 = 91 %, past the clear line: resolved once
+	 * (at whatever share the render that crossed 90 % saw). */
+	for (int i = 0; i < 86; i++) {
+		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"c%d\"", t0 + 63000 + i * 10, i);
+		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"c%d\"", t0 + 64000 + i * 10,
+		     i);
+	}
+	flush(w);
+	wait_entries(w, &s, 2);
+	if (strncmp(s.line[1], "sl billing resolved 0.9", 23))
+		fail_msg("second alert: %s", s.line[1]);
+	s.want = 3;
+	assert_false(ccp_test_wait_until(stream_has, &s, ccp_test_ms(1500)));
+	assert_int_equal(s.n, 2);
+}
+
+static void test_promise_deadline_fires_on_the_wall_clock(void **state)
+{
+	struct world *w = *state;
+	redisContext *c = ccp_test_redis_connect(&w->redis);
+	struct timeval tv = {ccp_test_ms(10000) / 1000, 0};
+	redisSetTimeout(c, tv); /* a missing alert fails, not hangs */
+	redisReply *sub = redisCommand(c, "SUBSCRIBE ccpulse:alerts");
+	freeReplyObject(sub);
+	int64_t now = ccp_log_wall_ms();
+	int64_t due = now + 2000;
+	send_event(w, "sales", "\"type\":\"promise.made\",\"ts\":%" PRId64 ",\"contact\":\"p\",\"promise\":\"cb-1\",\"due\":%" PRId64,
+	     now, due);
+	flush(w);
+	/* No further event: the partition's clock follows the wall clock. */
+	redisReply *m = NULL;
+	assert_int_equal(redisGetReply(c, (void **)&m), REDIS_OK);
+	int64_t late = ccp_log_wall_ms() - due;
+	assert_int_equal(m->type, REDIS_REPLY_ARRAY);
+	const char *json = m->element[2]->str;
+	print_message("promise alert %lld ms after its deadline: %s\n", (long long)late, json);
+	assert_non_null(strstr(json, "\"rule\":\"late\",\"queue\":\"sales\",\"promise\":\"cb-1\",\"state\":\"firing\""));
+	assert_true(late >= 0 && late < ccp_test_ms(1500)); /* idle_advance + a publish interval, with room */
+	freeReplyObject(m);
+	send_event(w, "sales", "\"type\":\"promise.kept\",\"ts\":%" PRId64 ",\"contact\":\"p\",\"promise\":\"cb-1\"",
+	     ccp_log_wall_ms());
+	flush(w);
+	assert_int_equal(redisGetReply(c, (void **)&m), REDIS_OK);
+	assert_non_null(strstr(m->element[2]->str, "\"promise\":\"cb-1\",\"state\":\"resolved\""));
+	freeReplyObject(m);
+	redisFree(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_service_level_fires_and_resolves_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_promise_deadline_fires_on_the_wall_clock, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
