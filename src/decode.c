@@ -19,6 +19,8 @@
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
+
+#include "hex.h"
 #endif
 
 enum vkind { V_NONE = 0, V_STRING, V_NUMBER, V_TRUE, V_FALSE, V_NULL, V_ARRAY, V_OBJECT };
@@ -117,24 +119,13 @@ static inline void skip_ws(struct parser *ps)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool read_hex4(const char *s, const char *end, unsigned *out)
 {
 	if (end - s < 4)
 		return false;
 	unsigned v = 0;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(s[i]);
+		int h = ccp__hexval(s[i]);
 		if (h < 0)
 			return false;
 		v = v << 4 | (unsigned)h;

@@ -46,6 +46,7 @@
 #include <uv.h>
 
 #include "ccpulse/log.h"
+#include "hex.h"
 
 #define DEFAULT_CTYPE "text/plain; charset=utf-8"
 #define LISTEN_BACKLOG 511
@@ -575,17 +576,6 @@ const char *ccp_http_request_header(const struct ccp_http_request *req, const ch
 
 /* ---- queries ------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes one key or value of a query. Returns its length, -EINVAL for
  * a bad escape, -ENOSPC if it does not fit `outlen` with its NUL. */
 static long decode_component(const char *s, size_t n, char *out, size_t outlen)
@@ -598,7 +588,7 @@ static long decode_component(const char *s, size_t n, char *out, size_t outlen)
 		} else if (c == '%') {
 			if (n - i < 3)
 				return -EINVAL;
-			int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+			int hi = ccp__hexval(s[i + 1]), lo = ccp__hexval(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -EINVAL;
 			c = (char)(hi << 4 | lo);

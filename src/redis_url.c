@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hex.h"
+
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -22,17 +24,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes [s, s+len) into dst (cap bytes, NUL-terminated).
  * Returns 0, -1 on a bad escape or a decoded NUL, -2 if too long. */
 static int pct_decode(char *dst, size_t cap, const char *s, size_t len)
@@ -43,7 +34,7 @@ static int pct_decode(char *dst, size_t cap, const char *s, size_t len)
 		if (c == '%') {
 			if (i + 2 >= len)
 				return -1;
-			int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+			int hi = ccp__hexval(s[i + 1]), lo = ccp__hexval(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = hi * 16 + lo;
