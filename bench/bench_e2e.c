@@ -302,6 +302,7 @@ static void runner_start(struct runner *r, const char *brokers, const char *topi
 	set(&r->cfg, "idle_advance", "0");
 	set(&r->cfg, "workers", workers);
 	set(&r->cfg, "log.level", "warn");
+	set(&r->cfg, "http.addr", "127.0.0.1:0");
 	extra_config(cfg_apply, &r->cfg);
 	if (ccp_config_finish(&r->cfg, err, sizeof(err)))
 		die("config", err);

@@ -116,11 +116,12 @@ static void print_guide(const struct ccp_config *c, int redis_port, const struct
 	       "  %s HGETALL %s:total:15m      # the whole center\n"
 	       "  %s ZRANGE %s:promises:overdue 0 -1 WITHSCORES\n"
 	       "  %s XREVRANGE %s:minutes + - COUNT 3\n"
-	       "  %s SUBSCRIBE %s:updates\n\n"
+	       "  %s SUBSCRIBE %s:updates\n"
+	       "  curl http://%s/metrics      # health: /healthz /readyz\n\n"
 	       "Kafka for kcat: -b %s (topics %s, %s). Ctrl-C stops everything.\n\n",
 	       c->brokers, (long long)c->publish_interval_ms, cli, c->prefix, cli, c->prefix, sc->queues[0].name, cli,
 	       c->prefix, sc->queues[0].name, cli, c->prefix, cli, c->prefix, cli, c->prefix, cli, c->prefix,
-	       c->brokers, c->topic, c->agent_topic);
+	       c->http_addr, c->brokers, c->topic, c->agent_topic);
 	fflush(stdout);
 }
 

@@ -17,6 +17,7 @@
 #include "ccpulse/decode.h"
 #include "ccpulse/engine.h"
 #include "ccpulse/log.h"
+#include "ccpulse/ops.h"
 #include "ccpulse/partial.h"
 #include "ccpulse/publish.h"
 #include "ccpulse/ring.h"
@@ -53,6 +54,8 @@ enum phase { PH_NEW, PH_RUNNING, PH_STOPPING, PH_FLUSHING, PH_DONE };
  * loop thread except where noted. */
 struct ccp_pipeline {
 	struct ccp_pipeline_opts o;
+	struct ccp_ops *ops;    /* HTTP: health, readiness, metrics; loop only */
+	atomic_int http_port;   /* its bound port, for any thread; 0: none */
 	pthread_t thread;   /* ccp_pipeline_start(): main starts and joins it */
 	bool thread_started;
 	int thread_rc;      /* written by that thread, read by main after the join */
@@ -380,6 +383,10 @@ static void sink_closed_cb(void *ud)
 	struct ccp_pipeline *p = ud;
 	p->sink = NULL;
 	p->phase = PH_DONE;
+	if (p->ops) {
+		ccp_ops_close(p->ops, NULL, NULL);
+		p->ops = NULL;
+	}
 	uv_close((uv_handle_t *)&p->wake, NULL);
 	uv_close((uv_handle_t *)&p->tick, NULL);
 	if (p->o.handle_signals) {
@@ -594,6 +601,16 @@ fail:
 	return NULL;
 }
 
+static void ops_stats(void *ud, struct ccp_pipeline_stats *out)
+{
+	ccp_pipeline_stats(ud, out);
+}
+
+int ccp_pipeline_http_port(const struct ccp_pipeline *p)
+{
+	return atomic_load(&p->http_port);
+}
+
 int ccp_pipeline_run(struct ccp_pipeline *p, char *err, size_t errlen)
 {
 	if (p->phase != PH_NEW) {
@@ -606,6 +623,15 @@ int ccp_pipeline_run(struct ccp_pipeline *p, char *err, size_t errlen)
 		uv_signal_start(&p->sigterm, signal_cb, SIGTERM);
 	}
 	ccp_sink_redis_start(p->sink);
+	if (p->cfg->http_addr[0]) {
+		struct ccp_ops_opts oo = {.addr = p->cfg->http_addr, .log = p->o.log, .read_stats = ops_stats, .ud = p};
+		p->ops = ccp_ops_new(&p->loop, &oo, err, errlen);
+		if (!p->ops)
+			goto early_fail;
+		atomic_store(&p->http_port, ccp_ops_port(p->ops));
+		ccp_logf(p->o.log, CCP_LOG_INFO, "http: listening on port %d (/healthz /readyz /metrics)",
+			 ccp_ops_port(p->ops));
+	}
 	for (uint32_t i = 0; i < p->n_workers; i++) {
 		int r = ccp_worker_start(p->workers[i]);
 		if (r) {
@@ -682,6 +708,11 @@ void ccp_pipeline_stats(const struct ccp_pipeline *p, struct ccp_pipeline_stats 
 		out->rejected += ws.rejected;
 		out->backpressure += ws.in_full;
 		out->partitions += ws.partitions;
+		for (int r = 0; r < CCP_REJECT__COUNT; r++)
+			out->rejects[r] += ws.rejects[r];
+		out->ring_depth += ws.in_depth;
+		out->ring_capacity += ws.in_capacity;
+		out->alerts_firing += ws.alerts_firing;
 	}
 	out->publications = atomic_load_explicit(&p->n_pubs, memory_order_relaxed);
 	out->acked = atomic_load_explicit(&p->n_acked, memory_order_relaxed);

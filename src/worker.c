@@ -79,6 +79,7 @@ struct part {
 	uint64_t overdue_fp;      /* fingerprint of the overdue set last written */
 	struct ccp_worker *w;     /* its worker (for the minute callback) */
 	struct ccp_alerts *alerts; /* its queues' alert pairs; NULL: no rules */
+	uint32_t alerts_firing;   /* as of its last render */
 	int64_t minute_open;      /* start of the minute whose EVAL ends `cur`; INT64_MIN: none */
 };
 
@@ -112,12 +113,14 @@ struct ccp_worker {
 	size_t scratch_cap;
 	struct ccp_field wf[CCP_MAX_WINDOWS + 1][CCP_WF__COUNT]; /* a queue's fields, for alerts */
 	struct ccp_field lf[CCP_LF__COUNT];
+	uint32_t alerts_firing;   /* its partitions' alert pairs firing */
 	int64_t next_tick_mono_ms;
 	bool stop;
 
 	/* Counters: written by their thread, read anywhere (relaxed). */
 	_Atomic uint64_t n_messages, n_applied, n_duplicates, n_late, n_rejected, n_publications, n_in_full;
-	_Atomic uint32_t n_assigned;
+	_Atomic uint64_t n_rejects[CCP_REJECT__COUNT];
+	_Atomic uint32_t n_assigned, n_alerts_firing;
 };
 
 /* Rewrites the partition's members of `{p}:promises:overdue` from the full
@@ -498,6 +501,12 @@ static void render(struct ccp_worker *w, struct part *p, struct ccp_worker_revok
 	p->cur = p->spare;
 	p->spare = NULL;
 	p->minute_open = INT64_MIN;
+	if (p->alerts) {
+		uint32_t firing = ccp_alerts_firing(p->alerts);
+		w->alerts_firing += firing - p->alerts_firing;
+		p->alerts_firing = firing;
+		atomic_store_explicit(&w->n_alerts_firing, w->alerts_firing, memory_order_relaxed);
+	}
 	ccp_cmdbuf_reset(p->cur);
 	p->published_offset = p->next_offset;
 	p->changed = false;
@@ -527,6 +536,8 @@ static void part_revoke(struct ccp_worker *w, int32_t id, struct ccp_worker_revo
 		 * stretch is read again by the next owner. */
 		ccp_worker_revoke_done(r, false);
 	}
+	w->alerts_firing -= p->alerts_firing; /* its pairs leave with it */
+	atomic_store_explicit(&w->n_alerts_firing, w->alerts_firing, memory_order_relaxed);
 	w->parts[id] = NULL;
 	w->n_parts--;
 	atomic_store_explicit(&w->n_assigned, w->n_parts, memory_order_relaxed);
@@ -540,6 +551,7 @@ static void reject(struct ccp_worker *w, struct part *p, enum ccp_reject r, cons
 {
 	p->rejects[r]++;
 	atomic_fetch_add_explicit(&w->n_rejected, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->n_rejects[r], 1, memory_order_relaxed);
 	char part[16], off[24], at[24];
 	snprintf(part, sizeof(part), "%d", v->partition);
 	snprintf(off, sizeof(off), "%lld", (long long)v->offset);
@@ -924,4 +936,8 @@ void ccp_worker_stats(const struct ccp_worker *w, struct ccp_worker_stats *out)
 	out->in_full = atomic_load_explicit(&w->n_in_full, memory_order_relaxed);
 	out->partitions = atomic_load_explicit(&w->n_assigned, memory_order_relaxed);
 	out->in_depth = ccp_ring_count(&w->in);
+	out->in_capacity = ccp_ring_capacity(&w->in);
+	for (int r = 0; r < CCP_REJECT__COUNT; r++)
+		out->rejects[r] = atomic_load_explicit(&w->n_rejects[r], memory_order_relaxed);
+	out->alerts_firing = atomic_load_explicit(&w->n_alerts_firing, memory_order_relaxed);
 }

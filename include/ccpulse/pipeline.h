@@ -39,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ccpulse/event.h"
+
 struct ccp_config;
 struct ccp_log;
 struct ccp_pipeline;
@@ -62,7 +64,10 @@ struct ccp_pipeline_stats {
 	uint64_t totals_written;
 	uint64_t agent_events;
 	uint64_t backpressure;     /* offers that found a worker ring full */
-	uint32_t partitions;       /* assigned now, over all workers */
+	uint64_t rejects[CCP_REJECT__COUNT]; /* bad input by reason */
+	uint64_t ring_depth, ring_capacity;  /* worker `in` rings, summed */
+	uint64_t alerts_firing;
+	uint64_t partitions;       /* assigned now, over all workers */
 	bool redis_ready;
 	bool running;              /* between start and the end of shutdown */
 };
@@ -85,6 +90,9 @@ int ccp_pipeline_join(struct ccp_pipeline *p, char *err, size_t errlen);
 /* Asks a running pipeline to stop (clean shutdown). @thread any */
 void ccp_pipeline_stop(struct ccp_pipeline *p);
 void ccp_pipeline_stats(const struct ccp_pipeline *p, struct ccp_pipeline_stats *out);
+/* The HTTP port (`http.addr`, port 0: the one picked) once the run has
+ * started serving; 0 before, or when `http.addr` is empty. @thread any */
+int ccp_pipeline_http_port(const struct ccp_pipeline *p);
 /* Frees a pipeline that is not running. NULL: no-op. @thread main */
 void ccp_pipeline_free(struct ccp_pipeline *p);
 

@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ccpulse/event.h"
+
 struct ccp_config;
 struct ccp_log;
 struct ccp_cmdbuf;
@@ -109,10 +111,13 @@ struct ccp_worker_stats {
 	uint64_t messages;       /* messages taken */
 	uint64_t applied, duplicates, late; /* engine outcomes */
 	uint64_t rejected;       /* all reasons */
+	uint64_t rejects[CCP_REJECT__COUNT]; /* by reason */
 	uint64_t publications;   /* renders handed to the loop */
 	uint64_t in_full;        /* offers that found the ring full (source paused) */
 	uint32_t partitions;     /* assigned now */
 	uint32_t in_depth;       /* `in` ring occupancy */
+	uint32_t in_capacity;    /* `in` ring slots */
+	uint32_t alerts_firing;  /* alert pairs firing in its partitions, as of its last render */
 };
 void ccp_worker_stats(const struct ccp_worker *w, struct ccp_worker_stats *out);
 

@@ -95,7 +95,8 @@ static int setup(void **state)
 			       {"idle_advance", "200ms"},
 			       {"kafka.auto.offset.reset", "earliest"},
 			       {"kafka.session.timeout.ms", "6000"},
-			       {"workers", "2"}};
+			       {"workers", "2"},
+			       {"http.addr", "127.0.0.1:0"}};
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
 		if (ccp_config_set(&w->cfg, kv[i][0], kv[i][1], err, sizeof(err)))
 			fail_msg("config %s: %s", kv[i][0], err);

@@ -440,6 +440,7 @@ static void runner_start(struct runner *r, const char *brokers, const char *redi
 	assert_int_equal(ccp_config_set(&r->cfg, "kafka.auto.offset.reset", "earliest", err, sizeof(err)), 0);
 	assert_int_equal(ccp_config_set(&r->cfg, "kafka.session.timeout.ms", "6000", err, sizeof(err)), 0);
 	assert_int_equal(ccp_config_set(&r->cfg, "workers", "2", err, sizeof(err)), 0);
+	assert_int_equal(ccp_config_set(&r->cfg, "http.addr", "127.0.0.1:0", err, sizeof(err)), 0);
 	int fr = ccp_config_finish(&r->cfg, err, sizeof(err));
 	if (fr)
 		fail_msg("config: %s", err);
