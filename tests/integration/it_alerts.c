@@ -1,3 +1,4 @@
+/* ccp-test-labels: threaded */
 /* Alerts through the live pipeline (mock Kafka cluster, private Redis):
  * a service level that drops fires once into `{p}:alerts` (stream and
  * channel), resolves once when it recovers past the clear line, and says

@@ -1,3 +1,4 @@
+/* ccp-test-labels: threaded */
 /* The operations endpoints of a running pipeline (mock Kafka cluster,
  * private Redis): /healthz answers, /readyz turns ready once partitions
  * are assigned and Redis is connected and flips to 503 when Redis goes
@@ -140,7 +141,8 @@ static void test_health_ready_metrics(void **state)
 	assert_non_null(w.p);
 	assert_int_equal(ccp_pipeline_start(w.p), 0);
 	struct page_wait pw = {0};
-	for (int i = 0; i < 200 && !(pw.port = ccp_pipeline_http_port(w.p)); i++)
+	long long until = ccp_test_now_ms() + ccp_test_ms(10000);
+	while (!(pw.port = ccp_pipeline_http_port(w.p)) && ccp_test_now_ms() < until)
 		usleep(10000);
 	assert_true(pw.port > 0);
 
@@ -170,7 +172,8 @@ static void test_health_ready_metrics(void **state)
 	assert_int_equal(rd_kafka_flush(rk, ccp_test_ms(10000)), RD_KAFKA_RESP_ERR_NO_ERROR);
 	rd_kafka_destroy(rk);
 	double consumed = 0;
-	for (int i = 0; i < 300 && consumed < 52; i++) {
+	until = ccp_test_now_ms() + ccp_test_ms(30000);
+	while (consumed < 52 && ccp_test_now_ms() < until) {
 		assert_int_equal(http_get(pw.port, "/metrics", pw.body, sizeof(pw.body)), 200);
 		consumed = sample(pw.body, "ccpulse_events_consumed_total");
 		usleep(20000);
