@@ -47,19 +47,12 @@
 
 #include "ccpulse/log.h"
 #include "hex.h"
+#include "check.h"
 
 #define DEFAULT_CTYPE "text/plain; charset=utf-8"
 #define LISTEN_BACKLOG 511
 #define ADDR_TEXT_MAX 300
 
-/* Programmer errors only; always compiled in. */
-#define HTTP_ASSERT(c)                                                                         \
-	do {                                                                                   \
-		if (!(c)) {                                                                    \
-			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #c); \
-			abort();                                                               \
-		}                                                                              \
-	} while (0)
 
 /* A growable byte buffer (malloc). Owner: whoever embeds it. */
 struct bytes {
@@ -276,7 +269,7 @@ static void stream_detach(struct stream *st)
  * will never call back into it. */
 static void end_stream(struct stream *st, h2o_send_state_t state)
 {
-	HTTP_ASSERT(!st->inflight);
+	CCP__CHECK(!st->inflight);
 	h2o_req_t *req = st->req;
 	h2o_iovec_t buf = {NULL, 0};
 	if (state == H2O_SEND_STATE_FINAL && st->pend.len) {

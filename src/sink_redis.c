@@ -39,20 +39,13 @@
 
 #include "ccpulse/cmdbuf.h"
 #include "ccpulse/log.h"
+#include "check.h"
 
 #define SHA_HEX_LEN 40
 /* Watchdog tick bounds: it checks timeouts and idle PINGs. */
 #define TICK_MIN_MS 10
 #define TICK_MAX_MS 250
 
-/* Programmer errors only; always compiled in. */
-#define SINK_ASSERT(c)                                                                         \
-	do {                                                                                   \
-		if (!(c)) {                                                                    \
-			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #c); \
-			abort();                                                               \
-		}                                                                              \
-	} while (0)
 
 enum entry_kind { ENTRY_TX, ENTRY_PUBLISH };
 
@@ -223,7 +216,7 @@ static void backlog_append(struct ccp_sink_redis *s, struct entry *e)
 static struct entry *backlog_pop(struct ccp_sink_redis *s)
 {
 	struct entry *e = s->head;
-	SINK_ASSERT(e && e->sent && s->inflight > 0);
+	CCP__CHECK(e && e->sent && s->inflight > 0);
 	s->head = e->next;
 	if (!s->head)
 		s->tail = NULL;
@@ -389,7 +382,7 @@ static bool send_entry(struct ccp_sink_redis *s, struct entry *e)
 		a += e->argc[i];
 		if (e->script[i] >= 0) {
 			const struct script *sc = &s->scripts[e->script[i]];
-			SINK_ASSERT((size_t)argc + 2 <= s->scratch_cap);
+			CCP__CHECK((size_t)argc + 2 <= s->scratch_cap);
 			if (use_evalsha(s, sc)) {
 				s->scratch_argv[0] = "EVALSHA";
 				s->scratch_len[0] = 7;
@@ -554,7 +547,7 @@ static void exec_cb(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	struct entry *e = privdata;
 	const redisReply *rep = r;
-	SINK_ASSERT(e == s->head);
+	CCP__CHECK(e == s->head);
 	if (rep->type == REDIS_REPLY_ERROR || rep->type == REDIS_REPLY_NIL) {
 		const char *msg = e->qerr ? e->qerr : rep->type == REDIS_REPLY_NIL ? "EXEC aborted" : rep->str;
 		if (transient_error(msg) || transient_error(rep->type == REDIS_REPLY_ERROR ? rep->str : NULL)) {
@@ -614,7 +607,7 @@ static void publish_cb(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	const redisReply *rep = r;
 	struct entry *e = privdata;
-	SINK_ASSERT(e == s->head);
+	CCP__CHECK(e == s->head);
 	backlog_pop(s);
 	s->st.inflight_batches = s->inflight;
 	if (rep->type == REDIS_REPLY_ERROR) {
@@ -862,7 +855,7 @@ static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 static void start_connect(struct ccp_sink_redis *s)
 {
-	SINK_ASSERT(!s->ac);
+	CCP__CHECK(!s->ac);
 	s->gen++;
 	s->st.connect_attempts++;
 	uv_timer_start(&s->conn_timer, connect_timeout_cb, (uint64_t)s->o.connect_timeout_ms, 0);

@@ -26,18 +26,9 @@
 #include <sched.h>
 #include <string.h>
 
+#include "ccp_test.h"
 #include "ccpulse/metrics.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define V(...) ((const char *const[]){__VA_ARGS__})
@@ -1147,7 +1138,7 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
 static void test_threads_exact(void **state)
 {
 	(void)state;
-	uint64_t items = env_u64("CCP_METRICS_TEST_ITEMS", UNDER_TSAN ? 50000 : 200000) / 4 * 4;
+	uint64_t items = env_u64("CCP_METRICS_TEST_ITEMS", CCP_TEST_UNDER_TSAN ? 50000 : 200000) / 4 * 4;
 	struct ccp_metrics *m = ccp_metrics_new();
 	struct ccp_metric_family *fs = family(m, &(struct ccp_metric_desc){
 		.type = CCP_METRIC_COUNTER, .name = "t_shared_total", .help = "h"});

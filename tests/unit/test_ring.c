@@ -19,18 +19,9 @@
 #include <sched.h>
 #include <time.h>
 
+#include "ccp_test.h"
 #include "ccpulse/ring.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
 
 /* A ring and its storage in one caller-allocated block, as users embed it. */
 struct test_ring {
@@ -385,7 +376,7 @@ static void run_validator(uint32_t capacity, uint32_t max_batch, uint64_t items)
 static void test_two_threads(void **state)
 {
 	(void)state;
-	uint64_t items = env_u64("CCP_RING_TEST_ITEMS", UNDER_TSAN ? 10000000 : 30000000);
+	uint64_t items = env_u64("CCP_RING_TEST_ITEMS", CCP_TEST_UNDER_TSAN ? 10000000 : 30000000);
 	/* Mostly-full and mostly-empty phases both occur with this ring. */
 	run_validator(1024, 300, items);
 	/* A tiny ring: every batch wraps or hits full/empty. */
