@@ -150,7 +150,7 @@ static void test_health_ready_metrics(void **state)
 	pw.path = "/readyz";
 	pw.want = 200;
 	assert_true(ccp_test_wait_until(status_is, &pw, ccp_test_ms(30000)));
-	assert_true(assigned(w.p));
+	assert_true(ccp_test_wait_until(assigned, w.p, ccp_test_ms(10000))); /* both, one by one */
 
 	/* 50 events and 2 bad lines flow: the counters show them. */
 	rd_kafka_conf_t *pc = rd_kafka_conf_new();
