@@ -18,7 +18,15 @@ struct stat_read {
 	bool is_bool;
 };
 
-#define N_READS 32
+#define N_READS 40
+#define MAX_LAG_PARTITIONS 4096 /* partition ids with a lag series: 0..max-1 */
+
+/* A lag series' reader. */
+struct lag_read {
+	struct ccp_ops *ops;
+	int32_t partition;
+	bool shown;
+};
 
 /* Owner: the pipeline; loop thread only. */
 struct ccp_ops {
@@ -29,6 +37,9 @@ struct ccp_ops {
 	struct stat_read reads[N_READS];
 	uint32_t n_reads;
 	struct ccp_pipeline_stats snap; /* taken once per scrape */
+	struct ccp_histogram *ack_latency;
+	struct ccp_metric_family *lag_family;
+	struct lag_read *lags; /* [MAX_LAG_PARTITIONS], made on the first scrape */
 	void (*close_cb)(void *ud);
 	void *close_ud;
 };
@@ -103,6 +114,14 @@ static int build_metrics(struct ccp_ops *ops, char *err, size_t errlen)
 		{CCP_METRIC_GAUGE, "ccpulse_alerts_firing", "Alert pairs (rule, queue or promise) firing in this instance's partitions.",
 		 OFF(alerts_firing), false},
 		{CCP_METRIC_GAUGE, "ccpulse_redis_connected", "1 while the Redis sink is connected.", OFF(redis_ready), true},
+		{CCP_METRIC_COUNTER, "ccpulse_redis_connects_total", "Redis connections established (first and reconnects).",
+		 OFF(redis_connects), false},
+		{CCP_METRIC_COUNTER, "ccpulse_redis_disconnects_total", "Redis connections lost or dropped.",
+		 OFF(redis_disconnects), false},
+		{CCP_METRIC_COUNTER, "ccpulse_redis_errors_total", "Redis connection-level errors of any kind.", OFF(redis_errors),
+		 false},
+		{CCP_METRIC_COUNTER, "ccpulse_redis_command_timeouts_total", "Redis commands that got no reply in time.",
+		 OFF(redis_command_timeouts), false},
 	};
 	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
 		if (add_stat(ops, one[i].type, one[i].name, one[i].help, NULL, NULL, &one[i].off, 1, one[i].is_bool, err,
@@ -119,6 +138,21 @@ static int build_metrics(struct ccp_ops *ops, char *err, size_t errlen)
 	if (add_stat(ops, CCP_METRIC_COUNTER, "ccpulse_events_rejected_total", "Bad input, by the contract's reason.", "reason",
 		     reasons, offs, n, false, err, errlen))
 		return -1;
+	static const double secs[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+	struct ccp_metric_desc hd = {.type = CCP_METRIC_HISTOGRAM, .name = "ccpulse_render_ack_seconds",
+				     .help = "Time from a partition render reaching the Redis sink to Redis acknowledging it.",
+				     .buckets = secs, .nbuckets = sizeof(secs) / sizeof(secs[0])};
+	struct ccp_metric_family *hf = ccp_metrics_family(ops->metrics, &hd, err, errlen);
+	if (!hf || !(ops->ack_latency = ccp_metrics_histogram(hf, NULL, err, errlen)))
+		return -1;
+	if (ops->o.read_lag) {
+		static const char *const part_label[] = {"partition", NULL};
+		struct ccp_metric_desc ld = {.type = CCP_METRIC_GAUGE, .name = "ccpulse_consumer_lag",
+					     .help = "Messages behind the partition's high watermark (as librdkafka last saw it).",
+					     .labels = part_label, .callback = true};
+		if (!(ops->lag_family = ccp_metrics_family(ops->metrics, &ld, err, errlen)))
+			return -1;
+	}
 	static const char *const version_label[] = {"version", NULL};
 	struct ccp_metric_desc bi = {.type = CCP_METRIC_GAUGE, .name = "ccpulse_build_info",
 				     .help = "Always 1; the version in a label.", .labels = version_label};
@@ -161,11 +195,44 @@ static void on_readyz(void *ud, const struct ccp_http_request *req, struct ccp_h
 		text(res, 200, "ready\n");
 }
 
+static double read_lag(void *ud)
+{
+	const struct lag_read *r = ud;
+	return (double)r->ops->o.read_lag(r->ops->o.ud, r->partition);
+}
+
+/* One lag series per partition held now; series of partitions that left
+ * are hidden (their callback cleared), and come back if they return. */
+static void refresh_lags(struct ccp_ops *ops)
+{
+	if (!ops->lag_family)
+		return;
+	if (!ops->lags && !(ops->lags = calloc(MAX_LAG_PARTITIONS, sizeof(*ops->lags))))
+		return;
+	char err[128], name[16];
+	for (int32_t i = 0; i < MAX_LAG_PARTITIONS; i++) {
+		struct lag_read *r = &ops->lags[i];
+		bool held = ops->o.read_lag(ops->o.ud, i) >= 0;
+		if (held == r->shown)
+			continue;
+		*r = (struct lag_read){ops, i, held};
+		snprintf(name, sizeof(name), "%d", (int)i);
+		const char *v[] = {name, NULL};
+		ccp_metrics_callback(ops->lag_family, v, held ? read_lag : NULL, r, err, sizeof(err));
+	}
+}
+
+void ccp_ops_observe_ack(struct ccp_ops *ops, double seconds)
+{
+	ccp_histogram_observe(ops->ack_latency, seconds);
+}
+
 static void on_metrics(void *ud, const struct ccp_http_request *req, struct ccp_http_response *res)
 {
 	struct ccp_ops *ops = ud;
 	(void)req;
 	ops->o.read_stats(ops->o.ud, &ops->snap);
+	refresh_lags(ops);
 	if (ccp_metrics_render(ops->metrics, &ops->buf)) {
 		text(res, 500, "metrics: out of memory\n");
 		return;
@@ -203,6 +270,7 @@ struct ccp_ops *ccp_ops_new(struct uv_loop_s *loop, const struct ccp_ops_opts *o
 	}
 	return ops;
 fail:
+	free(ops->lags);
 	ccp_metrics_buf_free(&ops->buf);
 	ccp_metrics_free(ops->metrics);
 	free(ops);
@@ -219,6 +287,7 @@ static void http_closed(void *ud)
 	struct ccp_ops *ops = ud;
 	void (*cb)(void *) = ops->close_cb;
 	void *cud = ops->close_ud;
+	free(ops->lags);
 	ccp_metrics_buf_free(&ops->buf);
 	ccp_metrics_free(ops->metrics);
 	free(ops);

@@ -39,6 +39,7 @@ struct pending {
 	int32_t partition;
 	int64_t next_offset;
 	struct ccp_worker_revoke *final;
+	uint64_t submitted_ns; /* uv_hrtime() at submission, for the ack latency */
 };
 
 /* An agent-topic message copied for the loop. Written by the agent reader
@@ -104,6 +105,7 @@ struct ccp_pipeline {
 	/* Counters read by other threads. */
 	_Atomic uint64_t n_pubs, n_acked, n_failed, n_offsets, n_totals, n_agent_events;
 	atomic_bool redis_ready, running;
+	_Atomic uint64_t redis_connects, redis_disconnects, redis_errors, redis_command_timeouts;
 };
 
 /* ---- pending batches ------------------------------------------------------------ */
@@ -148,6 +150,8 @@ static void on_ack(void *ud, uint64_t token)
 	if (e.kind != PEND_PUB)
 		return;
 	atomic_fetch_add_explicit(&p->n_acked, 1, memory_order_relaxed);
+	if (p->ops)
+		ccp_ops_observe_ack(p->ops, (double)(uv_hrtime() - e.submitted_ns) / 1e9);
 	if (e.next_offset >= 0 && p->src &&
 	    ccp_source_kafka_store_offset(p->src, e.partition, e.next_offset) == 0)
 		atomic_fetch_add_explicit(&p->n_offsets, 1, memory_order_relaxed);
@@ -181,7 +185,7 @@ static void on_state(void *ud, enum ccp_sink_redis_state st, const char *why)
 /* Submits one render; false if the sink's backlog is full (keep it). */
 static bool submit_pub(struct ccp_pipeline *p, uint32_t wi, const struct ccp_worker_pub *pub)
 {
-	struct pending e = {PEND_PUB, pub->partition, pub->next_offset, pub->final};
+	struct pending e = {PEND_PUB, pub->partition, pub->next_offset, pub->final, uv_hrtime()};
 	uint64_t token;
 	if (!pend_push(p, e, &token)) {
 		ccp_logf(p->o.log, CCP_LOG_ERROR, "pipeline: out of memory");
@@ -372,6 +376,13 @@ static void wake_cb(uv_async_t *h)
 static void tick_cb(uv_timer_t *t)
 {
 	struct ccp_pipeline *p = t->data;
+	/* The sink's counters are the loop's: copied for any thread's stats. */
+	struct ccp_sink_redis_stats ss;
+	ccp_sink_redis_stats(p->sink, &ss);
+	atomic_store_explicit(&p->redis_connects, ss.connects, memory_order_relaxed);
+	atomic_store_explicit(&p->redis_disconnects, ss.disconnects, memory_order_relaxed);
+	atomic_store_explicit(&p->redis_errors, ss.errors, memory_order_relaxed);
+	atomic_store_explicit(&p->redis_command_timeouts, ss.command_timeouts, memory_order_relaxed);
 	drain_workers(p);
 	drain_agents(p);
 	publish_agents(p);
@@ -606,6 +617,12 @@ static void ops_stats(void *ud, struct ccp_pipeline_stats *out)
 	ccp_pipeline_stats(ud, out);
 }
 
+static int64_t ops_lag(void *ud, int32_t partition)
+{
+	const struct ccp_pipeline *p = ud;
+	return p->src ? ccp_source_kafka_lag(p->src, partition) : -1;
+}
+
 int ccp_pipeline_http_port(const struct ccp_pipeline *p)
 {
 	return atomic_load(&p->http_port);
@@ -624,7 +641,8 @@ int ccp_pipeline_run(struct ccp_pipeline *p, char *err, size_t errlen)
 	}
 	ccp_sink_redis_start(p->sink);
 	if (p->cfg->http_addr[0]) {
-		struct ccp_ops_opts oo = {.addr = p->cfg->http_addr, .log = p->o.log, .read_stats = ops_stats, .ud = p};
+		struct ccp_ops_opts oo = {.addr = p->cfg->http_addr, .log = p->o.log, .read_stats = ops_stats,
+					  .read_lag = ops_lag, .ud = p};
 		p->ops = ccp_ops_new(&p->loop, &oo, err, errlen);
 		if (!p->ops)
 			goto early_fail;
@@ -721,6 +739,10 @@ void ccp_pipeline_stats(const struct ccp_pipeline *p, struct ccp_pipeline_stats 
 	out->totals_written = atomic_load_explicit(&p->n_totals, memory_order_relaxed);
 	out->agent_events = atomic_load_explicit(&p->n_agent_events, memory_order_relaxed);
 	out->redis_ready = atomic_load_explicit(&p->redis_ready, memory_order_relaxed);
+	out->redis_connects = atomic_load_explicit(&p->redis_connects, memory_order_relaxed);
+	out->redis_disconnects = atomic_load_explicit(&p->redis_disconnects, memory_order_relaxed);
+	out->redis_errors = atomic_load_explicit(&p->redis_errors, memory_order_relaxed);
+	out->redis_command_timeouts = atomic_load_explicit(&p->redis_command_timeouts, memory_order_relaxed);
 	out->running = atomic_load_explicit(&p->running, memory_order_relaxed);
 }
 

@@ -31,12 +31,16 @@ struct ccp_ops_opts {
 	const char *addr; /* "HOST:PORT" (port 0: any free one) */
 	const struct ccp_log *log;
 	void (*read_stats)(void *ud, struct ccp_pipeline_stats *out);
+	/* Consumer lag of a partition, -1 when not held; NULL: no lag series. */
+	int64_t (*read_lag)(void *ud, int32_t partition);
 	void *ud;
 };
 
 /* Binds and starts serving on `loop`. NULL with a message in `err`.
  * @thread loop */
 struct ccp_ops *ccp_ops_new(struct uv_loop_s *loop, const struct ccp_ops_opts *o, char *err, size_t errlen);
+/* Counts one render's time from submission to Redis's ack. @thread loop */
+void ccp_ops_observe_ack(struct ccp_ops *ops, double seconds);
 /* The bound TCP port. @thread loop */
 int ccp_ops_port(const struct ccp_ops *ops);
 /* Stops serving; frees everything, then calls cb(ud). @thread loop */

@@ -173,9 +173,11 @@ static void test_health_ready_metrics(void **state)
 	rd_kafka_destroy(rk);
 	double consumed = 0;
 	until = ccp_test_now_ms() + ccp_test_ms(30000);
-	while (consumed < 52 && ccp_test_now_ms() < until) {
+	double acked = 0;
+	while ((consumed < 52 || acked < 1) && ccp_test_now_ms() < until) {
 		assert_int_equal(http_get(pw.port, "/metrics", pw.body, sizeof(pw.body)), 200);
 		consumed = sample(pw.body, "ccpulse_events_consumed_total");
+		acked = sample(pw.body, "ccpulse_render_ack_seconds_count");
 		usleep(20000);
 	}
 	check_exposition(pw.body);
@@ -186,6 +188,14 @@ static void test_health_ready_metrics(void **state)
 	assert_true(sample(pw.body, "ccpulse_redis_connected") == 1);
 	assert_non_null(strstr(pw.body, "# TYPE ccpulse_events_consumed_total counter\n"));
 	assert_non_null(strstr(pw.body, "ccpulse_build_info{version=\""));
+	/* Every message had one key, so one partition read them all: its lag
+	 * is known and, caught up, 0 (the other has read nothing: unknown). */
+	const char *lag = strstr(pw.body, "\nccpulse_consumer_lag{partition=\"");
+	assert_non_null(lag);
+	assert_true(strtod(strchr(lag + 1, ' ') + 1, NULL) == 0);
+	assert_true(sample(pw.body, "ccpulse_render_ack_seconds_count") > 0);
+	assert_true(sample(pw.body, "ccpulse_render_ack_seconds_bucket{le=\"+Inf\"}") ==
+		    sample(pw.body, "ccpulse_render_ack_seconds_count"));
 
 	/* Redis goes away: not ready, with the reason; back: ready again. */
 	ccp_test_redis_stop(&w.redis);
@@ -196,6 +206,18 @@ static void test_health_ready_metrics(void **state)
 	ccp_test_redis_restart(&w.redis);
 	pw.want = 200;
 	assert_true(ccp_test_wait_until(status_is, &pw, ccp_test_ms(30000)));
+	/* The outage is on record. */
+	struct page_wait mw = {.port = pw.port, .path = "/metrics", .want = 200};
+	double disconnects = 0, connects = 0;
+	until = ccp_test_now_ms() + ccp_test_ms(10000);
+	while ((disconnects < 1 || connects < 2) && ccp_test_now_ms() < until) {
+		assert_int_equal(http_get(mw.port, "/metrics", mw.body, sizeof(mw.body)), 200);
+		disconnects = sample(mw.body, "ccpulse_redis_disconnects_total");
+		connects = sample(mw.body, "ccpulse_redis_connects_total");
+		usleep(50000);
+	}
+	assert_true(disconnects >= 1);
+	assert_true(connects >= 2); /* the first connection and the reconnect */
 
 	ccp_pipeline_stop(w.p);
 	assert_int_equal(ccp_pipeline_join(w.p, err, sizeof(err)), 0);
