@@ -86,8 +86,17 @@ static int setup(void **state)
 	static const char rules[] =
 		"alerts:\n"
 		"  rules:\n"
-		"    - {name: sl, kind: service_level_below, window: 5m, threshold: 80%, clear: 90%, min_volume: 10}\n"
-		"    - {name: late, kind: promise_overdue}\n";
+		"    - {name: sl, kind: service_level_below, window: 5m, threshold: 80%, clear: 90%, min_volume: 10, queues: [billing]}\n"
+		"    - {name: late, kind: promise_overdue, queues: [sales]}\n"
+		/* One queue per kind for the test that walks them all. */
+		"    - {name: ab, kind: abandon_rate_above, window: 5m, threshold: 50%, clear: 30%, min_volume: 4, queues: [ab]}\n"
+		"    - {name: lw, kind: longest_wait_above, threshold: 60s, clear: 30s, queues: [lw]}\n"
+		"    - {name: wt, kind: waiting_above, threshold: 3, clear: 1, queues: [wt]}\n"
+		"    - {name: asa, kind: asa_above, window: 5m, threshold: 30s, clear: 20s, min_volume: 2, queues: [asa]}\n"
+		"    - {name: pk, kind: kept_rate_below, window: 5m, threshold: 80%, clear: 90%, min_volume: 2, queues: [pk]}\n"
+		"    - {name: od, kind: overdue_above, threshold: 2, clear: 0, queues: [od]}\n"
+		"    - {name: cs, kind: csat_below, window: 5m, threshold: 3, clear: 4, min_volume: 2, queues: [cs]}\n"
+		"    - {name: co, kind: complaints_open_above, threshold: 1, clear: 0, queues: [co]}\n";
 	if (ccp_config_load_buffer(&w->cfg, "alerts.yaml", rules, sizeof(rules) - 1, err, sizeof(err)))
 		fail_msg("config: %s", err);
 	const char *kv[][2] = {{"kafka.brokers", ccp_broker_bootstrap(w->broker)},
@@ -137,7 +146,7 @@ struct seen {
 	struct world *w;
 	size_t want;
 	size_t n;
-	char line[16][160];
+	char line[32][160];
 };
 
 static bool stream_has(void *arg)
@@ -146,7 +155,7 @@ static bool stream_has(void *arg)
 	redisContext *c = ccp_test_redis_connect(&s->w->redis);
 	redisReply *x = redisCommand(c, "XRANGE ccpulse:alerts - +");
 	s->n = 0;
-	for (size_t i = 0; x && x->type == REDIS_REPLY_ARRAY && i < x->elements && i < 16; i++) {
+	for (size_t i = 0; x && x->type == REDIS_REPLY_ARRAY && i < x->elements && i < 32; i++) {
 		const redisReply *f = x->element[i]->element[1];
 		const char *rule = "", *queue = "", *promise = NULL, *st = "", *value = "";
 		for (size_t k = 0; k + 1 < f->elements; k += 2) {
@@ -252,11 +261,98 @@ static void test_promise_deadline_fires_on_the_wall_clock(void **state)
 	redisFree(c);
 }
 
+/* Every other rule kind, each on its own queue: traffic that breaches it,
+ * then traffic that clears it; each says `firing` once, then `resolved`
+ * once, and nothing more. */
+static void test_each_kind_fires_and_resolves_once(void **state)
+{
+	struct world *w = *state;
+	int64_t now = ccp_log_wall_ms();
+#define EV(q, fmt, ...) send_event(w, q, fmt, __VA_ARGS__)
+	for (int i = 0; i < 4; i++) { /* abandon rate 100 % over 4 */
+		EV("ab", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"a%d\"", now - 60000, i);
+		EV("ab", "\"type\":\"contact.abandoned\",\"ts\":%" PRId64 ",\"contact\":\"a%d\"", now - 30000, i);
+	}
+	EV("lw", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"l%d\"", now - 90000, 0); /* waiting 90 s */
+	for (int i = 0; i < 5; i++) /* 5 waiting */
+		EV("wt", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"w%d\"", now, i);
+	for (int i = 0; i < 2; i++) { /* ASA 60 s over 2 */
+		EV("asa", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"s%d\"", now - 120000, i);
+		EV("asa", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"s%d\"", now - 60000, i);
+	}
+	for (int i = 0; i < 2; i++) /* 2 promises due 10 s ago, not kept: kept rate 0 */
+		EV("pk", "\"type\":\"promise.made\",\"ts\":%" PRId64 ",\"contact\":\"k\",\"promise\":\"b%d\",\"due\":%" PRId64,
+		   now - 60000, i, now - 10000);
+	for (int i = 0; i < 3; i++) /* 3 overdue */
+		EV("od", "\"type\":\"promise.made\",\"ts\":%" PRId64 ",\"contact\":\"o\",\"promise\":\"o%d\",\"due\":%" PRId64,
+		   now - 60000, i, now - 10000);
+	for (int i = 0; i < 2; i++) /* CSAT 1 over 2 */
+		EV("cs", "\"type\":\"survey.submitted\",\"ts\":%" PRId64 ",\"contact\":\"c%d\",\"csat\":1", now - 1000, i);
+	for (int i = 0; i < 2; i++) /* 2 complaints open */
+		EV("co", "\"type\":\"complaint.opened\",\"ts\":%" PRId64 ",\"contact\":\"x\",\"complaint\":\"x%d\"", now - 1000, i);
+	flush(w);
+	struct seen s;
+	wait_entries(w, &s, 8);
+
+	for (int i = 0; i < 12; i++) { /* abandon rate 4/16 */
+		EV("ab", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"A%d\"", now - 20000, i);
+		EV("ab", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"A%d\"", now - 19000, i);
+	}
+	EV("lw", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"l%d\"", now, 0);
+	for (int i = 0; i < 5; i++)
+		EV("wt", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"w%d\"", now + 100, i);
+	for (int i = 0; i < 10; i++) { /* ASA (120 + 10) / 12 s */
+		EV("asa", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"S%d\"", now - 5000, i);
+		EV("asa", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"S%d\"", now - 4000, i);
+	}
+	/* 18 kept before a deadline 2 s ahead, which then passes on the wall
+	 * clock: 18 on time of 20 due. (Kept events that arrive after the
+	 * clock passed the deadline would find it already broken.) */
+	int64_t later = ccp_log_wall_ms();
+	for (int i = 0; i < 18; i++) {
+		EV("pk", "\"type\":\"promise.made\",\"ts\":%" PRId64 ",\"contact\":\"k\",\"promise\":\"g%d\",\"due\":%" PRId64,
+		   later, i, later + 2000);
+		EV("pk", "\"type\":\"promise.kept\",\"ts\":%" PRId64 ",\"contact\":\"k\",\"promise\":\"g%d\"", later + 1000, i);
+	}
+	for (int i = 0; i < 3; i++)
+		EV("od", "\"type\":\"promise.kept\",\"ts\":%" PRId64 ",\"contact\":\"o\",\"promise\":\"o%d\"", now, i);
+	for (int i = 0; i < 8; i++) /* CSAT (2 + 40) / 10 */
+		EV("cs", "\"type\":\"survey.submitted\",\"ts\":%" PRId64 ",\"contact\":\"C%d\",\"csat\":5", now, i);
+	for (int i = 0; i < 2; i++)
+		EV("co", "\"type\":\"complaint.resolved\",\"ts\":%" PRId64 ",\"contact\":\"x\",\"complaint\":\"x%d\"", now, i);
+#undef EV
+	flush(w);
+	wait_entries(w, &s, 16);
+	s.want = 17;
+	assert_false(ccp_test_wait_until(stream_has, &s, ccp_test_ms(1500)));
+	static const char *const kinds[] = {"ab", "lw", "wt", "asa", "pk", "od", "cs", "co"};
+	for (size_t k = 0; k < 8; k++) {
+		int firing = -1, resolved = -1, n = 0;
+		char prefix[16];
+		snprintf(prefix, sizeof(prefix), "%s %s ", kinds[k], kinds[k]);
+		for (size_t i = 0; i < s.n; i++) {
+			if (strncmp(s.line[i], prefix, strlen(prefix)))
+				continue;
+			n++;
+			if (strstr(s.line[i], " firing "))
+				firing = (int)i;
+			else if (strstr(s.line[i], " resolved "))
+				resolved = (int)i;
+		}
+		if (n != 2 || firing < 0 || resolved < firing) {
+			for (size_t i = 0; i < s.n; i++)
+				print_message("alert %zu: %s\n", i, s.line[i]);
+			fail_msg("rule %s: want one firing then one resolved", kinds[k]);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_service_level_fires_and_resolves_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_promise_deadline_fires_on_the_wall_clock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_each_kind_fires_and_resolves_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
