@@ -15,27 +15,45 @@ const char *const ccp_alert_kind_names[CCP_ALERT__COUNT] = {
 	"csat_below",          "complaints_open_above",
 };
 
-/* A kind's figure: where it is read, which way is bad, and what volume
- * stands behind it (-1: a count, no volume). */
+/* A kind's figure: where it is read, which way is bad, its unit, and what
+ * volume stands behind it (-1: a count, no volume). The one table that
+ * says so: config and output ask it through the functions below. */
 struct kind_info {
 	bool window; /* wf[rule window] or lf */
 	int field;
 	bool below;  /* breaches when below the threshold */
+	enum ccp_alert_unit unit;
 	int vol_a, vol_b; /* window fields summed as the volume; -1: none */
 };
 
+#define R CCP_ALERT_UNIT_RATIO
+#define T CCP_ALERT_UNIT_MS
+#define N CCP_ALERT_UNIT_COUNT
 static const struct kind_info kinds[CCP_ALERT__COUNT] = {
-	[CCP_ALERT_SERVICE_LEVEL_BELOW] = {true, CCP_WF_SERVICE_LEVEL, true, CCP_WF_ANSWERED, CCP_WF_ABANDONED},
-	[CCP_ALERT_ABANDON_RATE_ABOVE] = {true, CCP_WF_ABANDON_RATE, false, CCP_WF_ANSWERED, CCP_WF_ABANDONED},
-	[CCP_ALERT_LONGEST_WAIT_ABOVE] = {false, CCP_LF_LONGEST_WAIT_MS, false, -1, -1},
-	[CCP_ALERT_WAITING_ABOVE] = {false, CCP_LF_WAITING, false, -1, -1},
-	[CCP_ALERT_ASA_ABOVE] = {true, CCP_WF_ASA_MS, false, CCP_WF_ANSWERED, -1},
-	[CCP_ALERT_KEPT_RATE_BELOW] = {true, CCP_WF_PROMISE_KEPT_RATE, true, CCP_WF_PROMISES_DUE, -1},
-	[CCP_ALERT_OVERDUE_ABOVE] = {false, CCP_LF_PROMISES_OVERDUE, false, -1, -1},
-	[CCP_ALERT_PROMISE_OVERDUE] = {false, -1, false, -1, -1},
-	[CCP_ALERT_CSAT_BELOW] = {true, CCP_WF_CSAT_AVG, true, CCP_WF_CSAT_N, -1},
-	[CCP_ALERT_COMPLAINTS_OPEN_ABOVE] = {false, CCP_LF_COMPLAINTS_OPEN, false, -1, -1},
+	[CCP_ALERT_SERVICE_LEVEL_BELOW] = {true, CCP_WF_SERVICE_LEVEL, true, R, CCP_WF_ANSWERED, CCP_WF_ABANDONED},
+	[CCP_ALERT_ABANDON_RATE_ABOVE] = {true, CCP_WF_ABANDON_RATE, false, R, CCP_WF_ANSWERED, CCP_WF_ABANDONED},
+	[CCP_ALERT_LONGEST_WAIT_ABOVE] = {false, CCP_LF_LONGEST_WAIT_MS, false, T, -1, -1},
+	[CCP_ALERT_WAITING_ABOVE] = {false, CCP_LF_WAITING, false, N, -1, -1},
+	[CCP_ALERT_ASA_ABOVE] = {true, CCP_WF_ASA_MS, false, T, CCP_WF_ANSWERED, -1},
+	[CCP_ALERT_KEPT_RATE_BELOW] = {true, CCP_WF_PROMISE_KEPT_RATE, true, R, CCP_WF_PROMISES_DUE, -1},
+	[CCP_ALERT_OVERDUE_ABOVE] = {false, CCP_LF_PROMISES_OVERDUE, false, N, -1, -1},
+	[CCP_ALERT_PROMISE_OVERDUE] = {false, -1, false, T, -1, -1},
+	[CCP_ALERT_CSAT_BELOW] = {true, CCP_WF_CSAT_AVG, true, CCP_ALERT_UNIT_SCORE, CCP_WF_CSAT_N, -1},
+	[CCP_ALERT_COMPLAINTS_OPEN_ABOVE] = {false, CCP_LF_COMPLAINTS_OPEN, false, N, -1, -1},
 };
+#undef R
+#undef T
+#undef N
+
+enum ccp_alert_unit ccp_alert_kind_unit(enum ccp_alert_kind kind)
+{
+	return kinds[kind].unit;
+}
+
+bool ccp_alert_kind_has_window(enum ccp_alert_kind kind)
+{
+	return kinds[kind].window;
+}
 
 enum { S_PENDING, S_FIRING };
 

@@ -768,70 +768,54 @@ static int read_windows(struct reader *r, struct ccp_config *c, const yaml_event
 
 /* ---- alerts.rules ---------------------------------------------------------- */
 
-/* Threshold units by kind: a ratio ("80%" or 0.8), a time ("2m", ms), a
- * count, or a CSAT score (1..5). */
+/* A rule's threshold in its kind's unit (alerts.h): a ratio ("80%" or
+ * 0.8), a time ("2m", ms), a whole number, or a CSAT score (1..5). */
 static int rule_number(enum ccp_alert_kind kind, const char *v, double *out)
 {
-	switch (kind) {
-	case CCP_ALERT_LONGEST_WAIT_ABOVE:
-	case CCP_ALERT_ASA_ABOVE:
-	case CCP_ALERT_PROMISE_OVERDUE: {
+	enum ccp_alert_unit u = ccp_alert_kind_unit(kind);
+	if (u == CCP_ALERT_UNIT_MS) {
 		int64_t ms;
 		if (ccp_config_parse_duration(v, &ms))
 			return -1;
 		*out = (double)ms;
 		return 0;
 	}
-	case CCP_ALERT_WAITING_ABOVE:
-	case CCP_ALERT_OVERDUE_ABOVE:
-	case CCP_ALERT_COMPLAINTS_OPEN_ABOVE: {
-		char *end;
-		errno = 0;
+	char *end;
+	errno = 0;
+	if (u == CCP_ALERT_UNIT_COUNT) {
 		unsigned long long n = strtoull(v, &end, 10);
 		if (!isdigit((unsigned char)v[0]) || *end || errno || n > 100000000)
 			return -1;
 		*out = (double)n;
 		return 0;
 	}
-	default: {
-		char *end;
-		errno = 0;
-		double d = strtod(v, &end);
-		if (end == v || errno || d != d)
-			return -1;
-		bool pct = *end == '%';
-		if (pct) {
-			d /= 100;
-			end++;
-		}
-		if (*end)
-			return -1;
-		if (kind == CCP_ALERT_CSAT_BELOW)
-			return pct || d < 1 || d > 5 ? -1 : (*out = d, 0);
-		if (d < 0 || d > 1)
-			return -1;
-		*out = d;
-		return 0;
+	double d = strtod(v, &end);
+	if (end == v || errno || d != d)
+		return -1;
+	bool pct = *end == '%';
+	if (pct) {
+		d /= 100;
+		end++;
 	}
-	}
+	if (*end)
+		return -1;
+	if (u == CCP_ALERT_UNIT_SCORE)
+		return pct || d < 1 || d > 5 ? -1 : (*out = d, 0);
+	if (d < 0 || d > 1)
+		return -1;
+	*out = d;
+	return 0;
 }
 
 static const char *rule_unit(enum ccp_alert_kind kind)
 {
-	switch (kind) {
-	case CCP_ALERT_LONGEST_WAIT_ABOVE:
-	case CCP_ALERT_ASA_ABOVE:
-	case CCP_ALERT_PROMISE_OVERDUE:
-		return "a duration (90s, 2m)";
-	case CCP_ALERT_WAITING_ABOVE:
-	case CCP_ALERT_OVERDUE_ABOVE:
-	case CCP_ALERT_COMPLAINTS_OPEN_ABOVE:
-		return "a whole number";
-	case CCP_ALERT_CSAT_BELOW:
-		return "a score 1..5";
-	default:
-		return "a ratio (0.8 or 80%)";
-	}
+	static const char *const text[] = {
+		[CCP_ALERT_UNIT_RATIO] = "a ratio (0.8 or 80%)",
+		[CCP_ALERT_UNIT_MS] = "a duration (90s, 2m)",
+		[CCP_ALERT_UNIT_COUNT] = "a whole number",
+		[CCP_ALERT_UNIT_SCORE] = "a score 1..5",
+	};
+	return text[ccp_alert_kind_unit(kind)];
 }
 
 /* `queues:` of a rule: a list of queue ids, or `all`. The pointer array and
@@ -1013,9 +997,7 @@ static int read_alert_rule(struct reader *r, struct ccp_config *c, struct ccp_al
 		else
 			rule->threshold = d;
 	}
-	if (!(seen & 4) && (rule->kind == CCP_ALERT_SERVICE_LEVEL_BELOW || rule->kind == CCP_ALERT_ABANDON_RATE_ABOVE ||
-			    rule->kind == CCP_ALERT_ASA_ABOVE || rule->kind == CCP_ALERT_KEPT_RATE_BELOW ||
-			    rule->kind == CCP_ALERT_CSAT_BELOW))
+	if (!(seen & 4) && ccp_alert_kind_has_window(rule->kind))
 		memcpy(rule->window, "15m", 4); /* the floor's usual horizon */
 	return 0;
 }
@@ -1325,7 +1307,7 @@ void ccp_config_print(const struct ccp_config *c, FILE *f)
 			if (k && isnan(v))
 				continue;
 			char num[48];
-			if (!strcmp(rule_unit(r->kind), "a duration (90s, 2m)"))
+			if (ccp_alert_kind_unit(r->kind) == CCP_ALERT_UNIT_MS)
 				format_duration((int64_t)v, num, sizeof(num));
 			else
 				snprintf(num, sizeof(num), "%.10g", v);

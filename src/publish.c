@@ -170,15 +170,10 @@ uint64_t ccp_publish_agents(struct ccp_cmdbuf *cb, const struct ccp_engine *e, u
  * ratios and scores with 6 significant digits. */
 static int alert_number(char *buf, size_t cap, enum ccp_alert_kind kind, double v)
 {
-	switch (kind) {
-	case CCP_ALERT_SERVICE_LEVEL_BELOW:
-	case CCP_ALERT_ABANDON_RATE_ABOVE:
-	case CCP_ALERT_KEPT_RATE_BELOW:
-	case CCP_ALERT_CSAT_BELOW:
+	enum ccp_alert_unit u = ccp_alert_kind_unit(kind);
+	if (u == CCP_ALERT_UNIT_RATIO || u == CCP_ALERT_UNIT_SCORE)
 		return snprintf(buf, cap, "%.6g", v);
-	default:
-		return snprintf(buf, cap, "%.0f", v);
-	}
+	return snprintf(buf, cap, "%.0f", v);
 }
 
 void ccp_publish_alert(struct ccp_cmdbuf *cb, const char *prefix, int64_t maxlen, const struct ccp_alert_transition *t)

@@ -458,7 +458,9 @@ static void render(struct ccp_worker *w, struct part *p, struct ccp_worker_revok
 		return;
 	w->scratch[ulen++] = '[';
 	for (uint32_t q = 0; q < nq; q++) {
-		uint64_t h = ccp_publish_queue_fields(p->cur, p->e, q, &po, w->wf, w->lf);
+		/* The fields come back only for the rules that judge them. */
+		uint64_t h = ccp_publish_queue_fields(p->cur, p->e, q, &po, p->alerts ? w->wf : NULL,
+						      p->alerts ? w->lf : NULL);
 		if (p->alerts)
 			ccp_alerts_eval_queue(p->alerts, ccp_engine_queue_name(p->e, q), w->wf, w->lf, ccp_engine_now(p->e),
 					      on_alert, p);

@@ -51,6 +51,17 @@ enum ccp_alert_kind {
 /* Config names: "service_level_below", "abandon_rate_above", ... */
 extern const char *const ccp_alert_kind_names[CCP_ALERT__COUNT];
 
+/* What a kind's threshold and value are measured in. */
+enum ccp_alert_unit {
+	CCP_ALERT_UNIT_RATIO, /* 0..1 */
+	CCP_ALERT_UNIT_MS,    /* a time */
+	CCP_ALERT_UNIT_COUNT, /* a whole number */
+	CCP_ALERT_UNIT_SCORE, /* a CSAT score, 1..5 */
+};
+enum ccp_alert_unit ccp_alert_kind_unit(enum ccp_alert_kind kind);
+/* True when the kind judges a window field (the rule names a window). */
+bool ccp_alert_kind_has_window(enum ccp_alert_kind kind);
+
 #define CCP_ALERT_NAME_MAX 64
 
 /* One rule. Owner: the caller (config); `queues` must outlive the
