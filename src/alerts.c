@@ -1,6 +1,7 @@
 /* Alert rules (see include/ccpulse/alerts.h for the design). */
 #include "ccpulse/alerts.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@ struct pair {
 	uint32_t next_free;
 	uint8_t state, live, seen; /* seen: reported in this promise round */
 	int64_t since_ms;          /* breach start */
+	int64_t fired_ms;          /* when it went firing */
 	double value;
 	char *queue, *promise;
 	uint32_t queue_len, promise_len;
@@ -243,7 +245,8 @@ static void say(const struct ccp_alerts *a, const struct pair *p, bool firing, b
 					 .firing = firing,
 					 .has_value = has_value,
 					 .value = value,
-					 .ts_ms = now_ms};
+					 .ts_ms = now_ms,
+					 .started_ms = p->fired_ms};
 	cb(ud, &t);
 }
 
@@ -267,6 +270,7 @@ static void step(struct ccp_alerts *a, uint32_t rule, struct ccp_str queue, stru
 		}
 		if (now_ms - p->since_ms >= a->rules[rule].for_ms) {
 			p->state = S_FIRING;
+			p->fired_ms = now_ms;
 			a->firing++;
 			say(a, p, true, has_value, value, now_ms, cb, ud);
 		}
@@ -351,4 +355,27 @@ void ccp_alerts_promises_end(struct ccp_alerts *a, int64_t now_ms, ccp_alert_cb 
 			say(a, p, false, false, 0, now_ms, cb, ud);
 		pair_release(a, i);
 	}
+}
+
+int ccp_alerts_restore_firing(struct ccp_alerts *a, const char *rule_name, struct ccp_str queue,
+			      struct ccp_str promise, int64_t fired_ms)
+{
+	uint32_t r = 0;
+	while (r < a->n_rules && strcmp(a->rules[r].name, rule_name))
+		r++;
+	if (r == a->n_rules)
+		return -ENOENT;
+	if ((a->rules[r].kind == CCP_ALERT_PROMISE_OVERDUE) != (promise.len > 0) || !queue.len)
+		return -EINVAL;
+	uint32_t i = pair_get(a, r, queue, promise, true);
+	if (i == NONE)
+		return -ENOMEM;
+	struct pair *p = &a->pairs[i];
+	if (p->state != S_FIRING) {
+		p->state = S_FIRING;
+		a->firing++;
+	}
+	p->since_ms = p->fired_ms = fired_ms;
+	p->seen = 1;
+	return 0;
 }

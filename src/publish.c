@@ -176,7 +176,57 @@ static int alert_number(char *buf, size_t cap, enum ccp_alert_kind kind, double 
 	return snprintf(buf, cap, "%.0f", v);
 }
 
-void ccp_publish_alert(struct ccp_cmdbuf *cb, const char *prefix, int64_t maxlen, const struct ccp_alert_transition *t)
+size_t ccp_publish_firing_field(char *buf, size_t cap, int32_t partition, const char *rule, struct ccp_str queue,
+				struct ccp_str promise)
+{
+	int n = snprintf(buf, cap, "%d|%zu:%s|%zu:", partition, strlen(rule), rule, (size_t)queue.len);
+	if (n < 0 || (size_t)n + queue.len + promise.len + 24 > cap)
+		return 0;
+	size_t len = (size_t)n;
+	memcpy(buf + len, queue.ptr, queue.len);
+	len += queue.len;
+	len += (size_t)snprintf(buf + len, cap - len, "|%zu:", (size_t)promise.len);
+	memcpy(buf + len, promise.ptr, promise.len);
+	return len + promise.len;
+}
+
+/* One "LEN:BYTES" part of a firing field; false when malformed. */
+static bool take_part(const char **p, const char *end, struct ccp_str *out)
+{
+	size_t len = 0;
+	const char *s = *p;
+	if (s == end || *s < '0' || *s > '9')
+		return false;
+	while (s < end && *s >= '0' && *s <= '9') {
+		if (len > 4096)
+			return false;
+		len = len * 10 + (size_t)(*s++ - '0');
+	}
+	if (s == end || *s++ != ':' || (size_t)(end - s) < len)
+		return false;
+	*out = (struct ccp_str){s, len};
+	*p = s + len;
+	return true;
+}
+
+bool ccp_publish_firing_parse(const char *field, size_t len, int32_t *partition, struct ccp_str *rule,
+			      struct ccp_str *queue, struct ccp_str *promise)
+{
+	const char *p = field, *end = field + len;
+	long part = 0;
+	if (p == end || *p < '0' || *p > '9')
+		return false;
+	while (p < end && *p >= '0' && *p <= '9' && part <= INT32_MAX)
+		part = part * 10 + (*p++ - '0');
+	if (part > INT32_MAX || p == end || *p++ != '|' || !take_part(&p, end, rule) || p == end || *p++ != '|' ||
+	    !take_part(&p, end, queue) || p == end || *p++ != '|' || !take_part(&p, end, promise) || p != end)
+		return false;
+	*partition = (int32_t)part;
+	return true;
+}
+
+void ccp_publish_alert(struct ccp_cmdbuf *cb, const char *prefix, int64_t maxlen, int32_t partition,
+		       const struct ccp_alert_transition *t)
 {
 	char value[40] = "", thr[40], ts[24];
 	if (t->has_value)
@@ -207,21 +257,37 @@ void ccp_publish_alert(struct ccp_cmdbuf *cb, const char *prefix, int64_t maxlen
 	ccp_cmdbuf_arg_str(cb, thr);
 	ccp_cmdbuf_arg_str(cb, "ts");
 	ccp_cmdbuf_arg_str(cb, ts);
-	/* The channel carries the same as JSON. Ids are at most 128 bytes, so
+	/* The channel carries the same as JSON, with the rule's kind and
+	 * window and when the firing began. Ids are at most 128 bytes, so
 	 * even escaped as \u00XX each the whole fits. */
 	char json[2048];
-	size_t n = (size_t)snprintf(json, sizeof(json), "{\"rule\":\"%s\",\"queue\":\"", t->rule->name);
+	size_t n = (size_t)snprintf(json, sizeof(json), "{\"rule\":\"%s\",\"kind\":\"%s\",\"window\":\"%s\",\"queue\":\"",
+				    t->rule->name, ccp_alert_kind_names[t->rule->kind],
+				    ccp_alert_kind_has_window(t->rule->kind) ? t->rule->window : "");
 	n += ccp_json_escape(json + n, sizeof(json) - n, t->queue.ptr, t->queue.len);
 	if (t->promise.len) {
 		n += (size_t)snprintf(json + n, sizeof(json) - n, "\",\"promise\":\"");
 		n += ccp_json_escape(json + n, sizeof(json) - n, t->promise.ptr, t->promise.len);
 	}
-	n += (size_t)snprintf(json + n, sizeof(json) - n, "\",\"state\":\"%s\",\"value\":%s,\"threshold\":%s,\"ts\":%s}",
-			      state, value[0] ? value : "null", thr, ts);
+	n += (size_t)snprintf(json + n, sizeof(json) - n,
+			      "\",\"state\":\"%s\",\"value\":%s,\"threshold\":%s,\"ts\":%s,\"since\":%lld}", state,
+			      value[0] ? value : "null", thr, ts, (long long)t->started_ms);
 	if (n >= sizeof(json))
 		return;
 	ccp_cmdbuf_begin(cb);
 	ccp_cmdbuf_arg_str(cb, "PUBLISH");
 	ccp_cmdbuf_arg_fmt(cb, "%s:alerts", prefix);
 	ccp_cmdbuf_arg(cb, json, n);
+	/* The record of firing alerts: what a restart puts back (the field)
+	 * and what the wallboard shows (the value). */
+	char field[CCP_PUBLISH_FIRING_FIELD_MAX];
+	size_t flen = ccp_publish_firing_field(field, sizeof(field), partition, t->rule->name, t->queue, t->promise);
+	if (!flen)
+		return;
+	ccp_cmdbuf_begin(cb);
+	ccp_cmdbuf_arg_str(cb, t->firing ? "HSET" : "HDEL");
+	ccp_cmdbuf_arg_fmt(cb, "%s:state:firing", prefix);
+	ccp_cmdbuf_arg(cb, field, flen);
+	if (t->firing)
+		ccp_cmdbuf_arg(cb, json, n);
 }

@@ -379,7 +379,7 @@ static void overdue_each(void *ud, struct ccp_str queue, struct ccp_str promise,
 static void on_alert(void *ud, const struct ccp_alert_transition *t)
 {
 	struct part *p = ud;
-	ccp_publish_alert(p->cur, p->w->o.cfg->prefix, p->w->o.cfg->alerts_stream_maxlen, t);
+	ccp_publish_alert(p->cur, p->w->o.cfg->prefix, p->w->o.cfg->alerts_stream_maxlen, p->id, t);
 }
 
 static void alert_promise_each(void *ud, struct ccp_str queue, struct ccp_str promise, int64_t due_ms)

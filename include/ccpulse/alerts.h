@@ -87,6 +87,7 @@ struct ccp_alert_transition {
 	bool has_value;         /* false when resolved for want of data */
 	double value;           /* the figure (ms overdue for a promise) */
 	int64_t ts_ms;
+	int64_t started_ms;     /* when the pair went firing (== ts_ms on a firing) */
 };
 typedef void (*ccp_alert_cb)(void *ud, const struct ccp_alert_transition *t);
 
@@ -111,6 +112,15 @@ void ccp_alerts_promises_begin(struct ccp_alerts *a);
 void ccp_alerts_promise(struct ccp_alerts *a, struct ccp_str queue, struct ccp_str promise, int64_t due_ms,
 			int64_t now_ms, ccp_alert_cb cb, void *ud);
 void ccp_alerts_promises_end(struct ccp_alerts *a, int64_t now_ms, ccp_alert_cb cb, void *ud);
+
+/* Puts a pair that was firing before a restart back in the firing state
+ * (from the record of firing alerts in Redis), so it is not said again
+ * while it holds and its `resolved` is said when it clears. A rule that is
+ * no longer configured gives -ENOENT (the caller drops the record); a
+ * promise on a rule of another kind, or the reverse, -EINVAL.
+ * @thread owner */
+int ccp_alerts_restore_firing(struct ccp_alerts *a, const char *rule_name, struct ccp_str queue,
+			      struct ccp_str promise, int64_t fired_ms);
 
 /* Pairs firing now (for status pages and checks). */
 uint32_t ccp_alerts_firing(const struct ccp_alerts *a);

@@ -46,11 +46,23 @@ uint64_t ccp_publish_queue_fields(struct ccp_cmdbuf *cb, const struct ccp_engine
 				  struct ccp_field lf[CCP_LF__COUNT]);
 
 struct ccp_alert_transition;
-/* Appends one alert transition: XADD `{p}:alerts` MAXLEN ~ `maxlen` with
- * rule, queue, (promise,) state, value, threshold, ts, and PUBLISH of the
- * same as a JSON object on channel `{p}:alerts`. */
-void ccp_publish_alert(struct ccp_cmdbuf *cb, const char *prefix, int64_t maxlen,
+/* Appends one alert transition of `partition`: XADD `{p}:alerts` MAXLEN ~
+ * `maxlen` with rule, queue, (promise,) state, value, threshold, ts;
+ * PUBLISH of the same as a JSON object on channel `{p}:alerts` (plus kind,
+ * window and `since`, when the firing began); and the record of firing
+ * alerts, hash `{p}:state:firing`: HSET of field
+ * ccp_publish_firing_field() to that JSON on firing, HDEL on resolved. */
+void ccp_publish_alert(struct ccp_cmdbuf *cb, const char *prefix, int64_t maxlen, int32_t partition,
 		       const struct ccp_alert_transition *t);
+
+/* A firing record's field: "P|LEN:rule|LEN:queue|LEN:promise", so any
+ * bytes in ids round-trip. Returns its length, 0 if it does not fit. */
+#define CCP_PUBLISH_FIRING_FIELD_MAX 512
+size_t ccp_publish_firing_field(char *buf, size_t cap, int32_t partition, const char *rule, struct ccp_str queue,
+				struct ccp_str promise);
+/* Reads one back (the strings point into `field`); false if malformed. */
+bool ccp_publish_firing_parse(const char *field, size_t len, int32_t *partition, struct ccp_str *rule,
+			      struct ccp_str *queue, struct ccp_str *promise);
 
 /* Appends HSET of the agents_* fields of queue q's live hash (and SADD to
  * `{p}:queues`) from an engine that holds the agent table; returns a

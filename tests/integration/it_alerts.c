@@ -249,7 +249,8 @@ static void test_promise_deadline_fires_on_the_wall_clock(void **state)
 	assert_int_equal(m->type, REDIS_REPLY_ARRAY);
 	const char *json = m->element[2]->str;
 	print_message("promise alert %lld ms after its deadline: %s\n", (long long)late, json);
-	assert_non_null(strstr(json, "\"rule\":\"late\",\"queue\":\"sales\",\"promise\":\"cb-1\",\"state\":\"firing\""));
+	assert_non_null(strstr(json, "\"rule\":\"late\",\"kind\":\"promise_overdue\",\"window\":\"\",\"queue\":\"sales\","
+				     "\"promise\":\"cb-1\",\"state\":\"firing\""));
 	assert_true(late >= 0 && late < ccp_test_ms(1500)); /* idle_advance + a publish interval, with room */
 	freeReplyObject(m);
 	send_event(w, "sales", "\"type\":\"promise.kept\",\"ts\":%" PRId64 ",\"contact\":\"p\",\"promise\":\"cb-1\"",
