@@ -184,7 +184,7 @@ static void put(struct body *b, const char *s, size_t n)
 	b->len += n;
 }
 
-static void puts_(struct body *b, const char *s)
+static void put_lit(struct body *b, const char *s)
 {
 	put(b, s, strlen(s));
 }
@@ -234,39 +234,39 @@ static void put_time(struct body *b, int64_t ms)
 
 static void generic_alert(struct body *b, const struct ccp_webhook_alert *a)
 {
-	puts_(b, "{");
+	put_lit(b, "{");
 	put_key(b, "rule");
 	put_cstr(b, a->rule);
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "kind");
 	put_cstr(b, a->kind);
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "window");
 	put_cstr(b, a->window);
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "queue");
 	put_cstr(b, a->queue);
 	if (a->promise[0]) {
-		puts_(b, ",");
+		put_lit(b, ",");
 		put_key(b, "promise");
 		put_cstr(b, a->promise);
 	}
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "state");
 	put_cstr(b, a->firing ? "firing" : "resolved");
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "value");
-	puts_(b, a->value[0] ? a->value : "null"); /* number text checked at post */
-	puts_(b, ",");
+	put_lit(b, a->value[0] ? a->value : "null"); /* number text checked at post */
+	put_lit(b, ",");
 	put_key(b, "threshold");
-	puts_(b, a->threshold);
-	puts_(b, ",");
+	put_lit(b, a->threshold);
+	put_lit(b, ",");
 	put_key(b, "ts");
 	put_i64(b, a->ts_ms);
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "started_at");
 	put_i64(b, a->started_ms);
-	puts_(b, "}");
+	put_lit(b, "}");
 }
 
 /* A label or annotation: the value is borrowed from the alert or from a
@@ -366,14 +366,14 @@ static uint64_t fingerprint(const struct pair *l, size_t n)
 
 static void put_pairs(struct body *b, const struct pair *p, size_t n)
 {
-	puts_(b, "{");
+	put_lit(b, "{");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			puts_(b, ",");
+			put_lit(b, ",");
 		put_key(b, p[i].k);
 		put_cstr(b, p[i].v);
 	}
-	puts_(b, "}");
+	put_lit(b, "}");
 }
 
 static const char *pair_get(const struct pair *p, size_t n, const char *k)
@@ -424,31 +424,31 @@ static void am_alert(struct body *b, const struct ccp_webhook_alert *a)
 	size_t na = am_annotations(a, sum, ann);
 	char fp[24];
 	snprintf(fp, sizeof(fp), "%016" PRIx64, fingerprint(labels, nl));
-	puts_(b, "{");
+	put_lit(b, "{");
 	put_key(b, "status");
 	put_cstr(b, a->firing ? "firing" : "resolved");
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "labels");
 	put_pairs(b, labels, nl);
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "annotations");
 	put_pairs(b, ann, na);
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "startsAt");
 	put_time(b, a->started_ms);
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "endsAt");
 	if (a->firing)
 		put_cstr(b, ENDS_AT_NEVER);
 	else
 		put_time(b, a->ts_ms);
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "generatorURL");
 	put_cstr(b, "");
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "fingerprint");
 	put_cstr(b, fp);
-	puts_(b, "}");
+	put_lit(b, "}");
 }
 
 static void am_body(struct endpoint *ep)
@@ -461,43 +461,43 @@ static void am_body(struct endpoint *ep)
 		any_firing |= e->a.firing;
 		one_rule &= !strcmp(e->a.rule, ep->head->a.rule);
 	}
-	puts_(b, "{");
+	put_lit(b, "{");
 	put_key(b, "receiver");
 	put_cstr(b, "ccpulse");
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "status");
 	put_cstr(b, any_firing ? "firing" : "resolved");
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "alerts");
-	puts_(b, "[");
+	put_lit(b, "[");
 	e = ep->head;
 	for (size_t j = 0; j < ep->nbatch; j++, e = e->next[idx]) {
 		if (j)
-			puts_(b, ",");
+			put_lit(b, ",");
 		am_alert(b, &e->a);
 	}
-	puts_(b, "]");
+	put_lit(b, "]");
 	/* Grouping is by rule when the batch holds one rule, else none; the
 	 * group key spells the group labels as Alertmanager does. */
 	struct pair group = {"alertname", ep->head->a.rule};
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "groupLabels");
 	put_pairs(b, &group, one_rule ? 1 : 0);
 	struct pair common[AM_LABELS_MAX];
 	char sum[SUMMARY_MAX];
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "commonLabels");
 	put_pairs(b, common, am_common(ep, true, common, sum));
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "commonAnnotations");
 	put_pairs(b, common, am_common(ep, false, common, sum));
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "externalURL");
 	put_cstr(b, "");
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "version");
 	put_cstr(b, "4");
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "groupKey");
 	char gk[8 + 2 * CCP_WEBHOOK_RULE_MAX + 16] = "{}:{}";
 	if (one_rule) {
@@ -510,10 +510,10 @@ static void am_body(struct endpoint *ep)
 		memcpy(gk + n, "\"}", 3);
 	}
 	put_cstr(b, gk);
-	puts_(b, ",");
+	put_lit(b, ",");
 	put_key(b, "truncatedAlerts");
-	puts_(b, "0");
-	puts_(b, "}");
+	put_lit(b, "0");
+	put_lit(b, "}");
 }
 
 /* Builds the body of the current batch. Returns false if out of memory. */
@@ -525,14 +525,14 @@ static bool build_body(struct endpoint *ep)
 	if (ep->format == CCP_WEBHOOK_ALERTMANAGER) {
 		am_body(ep);
 	} else {
-		puts_(b, "{\"source\":\"ccpulse\",\"alerts\":[");
+		put_lit(b, "{\"source\":\"ccpulse\",\"alerts\":[");
 		const struct entry *e = ep->head;
 		for (size_t j = 0; j < ep->nbatch; j++, e = e->next[ep->idx]) {
 			if (j)
-				puts_(b, ",");
+				put_lit(b, ",");
 			generic_alert(b, &e->a);
 		}
-		puts_(b, "]}");
+		put_lit(b, "]}");
 	}
 	ep->body_valid = !b->oom;
 	return !b->oom;
