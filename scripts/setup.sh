@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   librdkafka-dev libuv1-dev libhiredis-dev libcmocka-dev libyaml-dev
-  libyajl-dev libjson-c-dev libjsmn-dev libh2o-dev libssl-dev
+  libyajl-dev libjson-c-dev libjsmn-dev libh2o-dev libssl-dev libcurl4-openssl-dev
   redis-server redis-tools tzdata python3 kcat
 )
 
