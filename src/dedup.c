@@ -142,6 +142,17 @@ bool ccp__dedup_check_add(struct ccp_dedup *d, uint64_t key, int64_t now_ms)
 	return false;
 }
 
+int ccp__dedup_reserve(struct ccp_dedup *d, uint32_t n)
+{
+	while (d->cap < n)
+		if (fifo_grow(d))
+			return -ENOMEM;
+	while ((uint64_t)n * 2 > d->set_cap)
+		if (set_grow(d))
+			return -ENOMEM;
+	return 0;
+}
+
 uint32_t ccp__dedup_count(const struct ccp_dedup *d)
 {
 	return d->len;

@@ -36,6 +36,9 @@ void ccp__dedup_deinit(struct ccp_dedup *d);
 bool ccp__dedup_check_add(struct ccp_dedup *d, uint64_t key, int64_t now_ms);
 /* Forgets ids accepted more than the horizon before `now_ms`. */
 void ccp__dedup_expire(struct ccp_dedup *d, int64_t now_ms);
+/* Makes room for `n` ids in all (n <= 2^30), so that adding up to n
+ * cannot fail or forget one for want of memory. 0 or -ENOMEM. */
+int ccp__dedup_reserve(struct ccp_dedup *d, uint32_t n);
 /* Ids held now. */
 uint32_t ccp__dedup_count(const struct ccp_dedup *d);
 size_t ccp__dedup_bytes(const struct ccp_dedup *d);

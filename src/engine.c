@@ -43,150 +43,9 @@
 #include "ccpulse/hist.h"
 #include "ccpulse/tz.h"
 #include "dedup.h"
+#include "engine_internal.h"
 #include "hash.h"
 #include "idmap.h"
-
-#define MAX_RINGS CCP_MAX_WINDOWS
-#define NONE UINT32_MAX
-#define CHUNK_BINS 13
-
-/* Waits a bucket received, for subtracting from window histograms. */
-struct chunk {
-	uint16_t bins[CHUNK_BINS];
-	uint16_t n;
-	uint32_t next;
-};
-
-/* One time bucket of one queue. */
-struct bucket {
-	int64_t k; /* bucket index held, INT64_MIN if none */
-	struct ccp_sums s;
-	int64_t max_wait;
-	uint32_t chunk_head, chunk_tail;
-	uint8_t has_max;
-};
-
-/* A window's running state for one queue. */
-struct wstate {
-	struct ccp_sums s;
-	struct ccp_hist hist;
-	int64_t max_wait; /* today only: rolling windows scan buckets */
-	uint8_t has_max;
-};
-
-/* Lazy heap entry: `ref` is the record index (kind in the top 2 bits for
- * the expiry heap). */
-struct hent {
-	int64_t t;
-	uint32_t ref, gen;
-};
-
-struct heap {
-	struct hent *a;
-	uint32_t n, cap;
-};
-
-/* One queue. Owner: its engine. */
-struct queue {
-	char *name;
-	uint32_t len;
-	int64_t thr[CCP_CH__COUNT];
-	struct bucket *buckets[MAX_RINGS];
-	struct wstate *ws; /* n_windows + 1 (today last) */
-	uint64_t promises_open, promises_overdue, complaints_open;
-	uint64_t agents[CCP_AGENT__COUNT];
-	uint32_t *wh; /* waiting contacts (indices), min-heap by offer ts */
-	uint32_t wn, wcap; /* wn is the live `waiting` count */
-};
-
-struct ring {
-	int64_t g;
-	uint32_t n;
-	int64_t nb; /* newest bucket index: now / g; INT64_MIN before any */
-	int64_t nb_start; /* nb * g */
-};
-
-struct window {
-	char name[CCP_WINDOW_NAME_MAX];
-	uint32_t ring;
-	uint32_t nbk; /* buckets in the window */
-};
-
-enum { R_CONTACT, R_PROMISE, R_COMPLAINT };
-
-struct contact {
-	uint64_t key;
-	int64_t offer_ts, answer_ts, start;
-	uint32_t q, gen, next_free;
-	uint32_t hpos; /* slot in its queue's waiting heap, NONE if not waiting */
-	uint8_t live, has_offer, has_answer, tin, channel;
-};
-
-enum { P_OPEN, P_KEPT, P_CANCELLED };
-
-struct promise {
-	uint64_t key;
-	int64_t made_ts, due, resolved_ts;
-	uint32_t q, gen, next_free;
-	uint8_t live, state, came_due, id_len;
-	char id[CCP_ID_MAX_BYTES];
-};
-
-struct complaint {
-	uint64_t key;
-	int64_t opened_ts;
-	uint32_t q, gen, next_free;
-	uint8_t live;
-};
-
-struct agent {
-	uint64_t key;
-	uint32_t *qs; /* queue indices */
-	uint32_t nq, cap;
-	uint8_t state, seen;
-};
-
-/* A record array with a free list. */
-struct pool {
-	void *a;
-	uint32_t n, cap, free, live;
-	size_t size;
-};
-
-/* Per-partition state. Owner: one thread (a worker, or main in replay);
- * lives from its partition's assignment to its revocation. */
-struct ccp_engine {
-	struct ccp_engine_config cfg;
-	struct ring rings[MAX_RINGS];
-	uint32_t n_rings;
-	struct window win[CCP_MAX_WINDOWS];
-	uint32_t n_win;
-	int64_t longest_ms;
-	int64_t now;
-	int64_t day_start, day_end;
-
-	struct queue *queues;
-	uint32_t n_queues, cap_queues;
-	struct ccp_idmap queue_map; /* name hash -> queue index */
-
-	struct chunk *chunks;
-	uint32_t n_chunks, cap_chunks, free_chunk;
-
-	struct pool contacts, promises, complaints;
-	struct ccp_idmap contact_map, promise_map, complaint_map;
-	struct agent *agents;
-	uint32_t n_agents, cap_agents;
-	struct ccp_idmap agent_map;
-	uint64_t agents_total[CCP_AGENT__COUNT];
-
-	struct heap expiry, dues;
-	struct ccp_dedup dedup;
-	struct ccp_engine_counters counters;
-
-	uint32_t min_ring;   /* ring of 1-minute buckets; NONE when minutes are off */
-	int64_t min_written; /* minutes up to this index are written */
-	struct ccp_hist min_hist; /* scratch for a minute's waits */
-};
 
 static void write_minute(struct ccp_engine *e, uint32_t qi, const struct bucket *b);
 
@@ -257,6 +116,17 @@ static void pool_give(struct pool *p, uint32_t i, size_t gen_off, size_t next_of
 #define TAKE(pool, type, genp) pool_take(pool, genp, offsetof(type, gen), offsetof(type, next_free))
 #define GIVE(pool, type, i) pool_give(pool, i, offsetof(type, gen), offsetof(type, next_free))
 
+/* Heap order: by time, then by record. Equal times are frequent (promises
+ * made with one deadline, records opened in one ms) and their pop order
+ * decides which pool slots are freed first, so where later records go and
+ * the order of the overdue list. Breaking ties by `ref` makes that order a
+ * function of the records alone, not of the heap's history (stale entries,
+ * compactions): a heap rebuilt from a checkpoint pops like the original. */
+static inline bool hent_before(struct hent a, struct hent b)
+{
+	return a.t < b.t || (a.t == b.t && a.ref < b.ref);
+}
+
 static void heap_push(struct heap *h, struct hent e)
 {
 	if (grow_array((void **)&h->a, &h->cap, h->n + 1, sizeof(*h->a)))
@@ -264,7 +134,7 @@ static void heap_push(struct heap *h, struct hent e)
 	uint32_t i = h->n++;
 	while (i) {
 		uint32_t p = (i - 1) / 2;
-		if (h->a[p].t <= e.t)
+		if (!hent_before(e, h->a[p]))
 			break;
 		h->a[i] = h->a[p];
 		i = p;
@@ -279,9 +149,9 @@ static void sift_down(struct heap *h, uint32_t i, struct hent e)
 		uint32_t c = 2 * i + 1;
 		if (c >= h->n)
 			break;
-		if (c + 1 < h->n && h->a[c + 1].t < h->a[c].t)
+		if (c + 1 < h->n && hent_before(h->a[c + 1], h->a[c]))
 			c++;
-		if (h->a[c].t >= e.t)
+		if (!hent_before(h->a[c], e))
 			break;
 		h->a[i] = h->a[c];
 		i = c;
@@ -372,28 +242,25 @@ static void wstate_reset(struct wstate *w)
 	w->max_wait = 0;
 }
 
-static uint32_t queue_get(struct ccp_engine *e, struct ccp_str name)
+/* A new queue at index n_queues: the only allocations outside the pools.
+ * Returns its index, or NONE (nothing kept) when out of memory. */
+static uint32_t queue_add(struct ccp_engine *e, struct ccp_str name, uint64_t h)
 {
-	uint64_t h = ccp__hash_bytes(name.ptr, name.len);
-	h = h ? h : 1;
-	uint32_t *v = ccp__idmap_find(&e->queue_map, h);
-	if (v)
-		return *v;
-	/* A new queue: the only allocations outside the pools. */
 	if (grow_array((void **)&e->queues, &e->cap_queues, e->n_queues + 1, sizeof(struct queue)))
-		oom();
+		return NONE;
 	struct queue *q = &e->queues[e->n_queues];
 	memset(q, 0, sizeof(*q));
 	q->name = malloc(name.len ? name.len : 1);
 	q->ws = calloc(e->n_win + 1, sizeof(struct wstate));
+	uint32_t r = 0;
 	if (!q->name || !q->ws)
-		oom();
+		goto fail;
 	memcpy(q->name, name.ptr, name.len);
 	q->len = name.len;
-	for (uint32_t r = 0; r < e->n_rings; r++) {
+	for (; r < e->n_rings; r++) {
 		q->buckets[r] = malloc(sizeof(struct bucket) * e->rings[r].n);
 		if (!q->buckets[r])
-			oom();
+			goto fail;
 		for (uint32_t i = 0; i < e->rings[r].n; i++) {
 			q->buckets[r][i].k = INT64_MIN;
 			q->buckets[r][i].chunk_head = q->buckets[r][i].chunk_tail = NONE;
@@ -408,8 +275,27 @@ static uint32_t queue_get(struct ccp_engine *e, struct ccp_str name)
 					q->thr[c] = o->threshold_ms[c];
 	}
 	if (ccp__idmap_put(&e->queue_map, h, e->n_queues))
-		oom();
+		goto fail;
 	return e->n_queues++;
+fail:
+	while (r-- > 0)
+		free(q->buckets[r]);
+	free(q->name);
+	free(q->ws);
+	return NONE;
+}
+
+static uint32_t queue_get(struct ccp_engine *e, struct ccp_str name)
+{
+	uint64_t h = ccp__hash_bytes(name.ptr, name.len);
+	h = h ? h : 1;
+	uint32_t *v = ccp__idmap_find(&e->queue_map, h);
+	if (v)
+		return *v;
+	uint32_t q = queue_add(e, name, h);
+	if (q == NONE)
+		oom();
+	return q;
 }
 
 /* Where one event's figures go: its bucket in each ring that still holds
@@ -622,11 +508,20 @@ static void expiry_push(struct ccp_engine *e, int kind, uint32_t i, uint32_t gen
 
 /* Drops the stale entries of the expiry heap when they outnumber the live
  * records, so memory follows what is held, not what was ever held. */
+static void expiry_fill(struct ccp_engine *e);
+
 static void expiry_compact(struct ccp_engine *e)
 {
 	uint32_t live = e->contacts.live + e->promises.live + e->complaints.live;
 	if (e->expiry.n < 2 * live + 4096)
 		return;
+	expiry_fill(e);
+}
+
+/* The expiry heap holds exactly one entry per live record (the array has
+ * room for them). */
+static void expiry_fill(struct ccp_engine *e)
+{
 	e->expiry.n = 0;
 	for (uint32_t i = 0; i < e->contacts.n; i++) {
 		struct contact *c = pool_at(&e->contacts, i);
@@ -1243,6 +1138,156 @@ void ccp_engine_free(struct ccp_engine *e)
 	ccp__idmap_deinit(&e->agent_map);
 	ccp__dedup_deinit(&e->dedup);
 	free(e);
+}
+
+/* ---- restore from a checkpoint (src/snapshot.c) ---------------------------
+ * The checkpoint carries the primary state; everything here is derived from
+ * it, so a restored engine cannot hold a sum or heap that disagrees with its
+ * records. None of this runs on the event path. */
+
+uint32_t ccp__engine_queue_add(struct ccp_engine *e, struct ccp_str name, uint64_t h)
+{
+	return queue_add(e, name, h);
+}
+
+int ccp__engine_pool_reserve(struct pool *p, uint32_t n)
+{
+	return grow_array(&p->a, &p->cap, n, p->size);
+}
+
+int ccp__engine_bucket_add_bins(struct ccp_engine *e, struct bucket *b, uint16_t bin, uint32_t count)
+{
+	while (count) {
+		if (b->chunk_tail == NONE || e->chunks[b->chunk_tail].n == CHUNK_BINS) {
+			uint32_t c = e->free_chunk;
+			if (c != NONE) {
+				e->free_chunk = e->chunks[c].next;
+			} else {
+				if (grow_array((void **)&e->chunks, &e->cap_chunks, e->n_chunks + 1, sizeof(struct chunk)))
+					return -ENOMEM;
+				c = e->n_chunks++;
+			}
+			e->chunks[c].n = 0;
+			e->chunks[c].next = NONE;
+			if (b->chunk_tail == NONE)
+				b->chunk_head = c;
+			else
+				e->chunks[b->chunk_tail].next = c;
+			b->chunk_tail = c;
+		}
+		struct chunk *ch = &e->chunks[b->chunk_tail];
+		while (count && ch->n < CHUNK_BINS) {
+			ch->bins[ch->n++] = bin;
+			count--;
+		}
+	}
+	return 0;
+}
+
+/* Each rolling window of each queue as the sum of the buckets it covers:
+ * exactly what its running sums hold, since every figure added to a window
+ * was added to its bucket, and every bucket that left was subtracted. */
+static void rebuild_windows(struct ccp_engine *e)
+{
+	for (uint32_t qi = 0; qi < e->n_queues; qi++) {
+		struct queue *q = &e->queues[qi];
+		for (uint32_t w = 0; w < e->n_win; w++) {
+			struct wstate *ws = &q->ws[w];
+			wstate_reset(ws);
+			const struct ring *rg = &e->rings[e->win[w].ring];
+			if (rg->nb == INT64_MIN)
+				continue;
+			for (int64_t k = rg->nb - e->win[w].nbk + 1; k <= rg->nb; k++) {
+				const struct bucket *b = slot(e, q, e->win[w].ring, k);
+				if (b->k != k)
+					continue;
+				ccp_sums_add(&ws->s, &b->s);
+				for (uint32_t c = b->chunk_head; c != NONE; c = e->chunks[c].next)
+					for (uint16_t i = 0; i < e->chunks[c].n; i++)
+						ccp_hist_add_bin(&ws->hist, e->chunks[c].bins[i]);
+			}
+		}
+	}
+}
+
+int ccp__engine_rebuild(struct ccp_engine *e)
+{
+	for (uint32_t r = 0; r < e->n_rings; r++) {
+		struct ring *rg = &e->rings[r];
+		rg->nb = e->now == INT64_MIN ? INT64_MIN : floor_div(e->now, rg->g);
+		rg->nb_start = e->now == INT64_MIN ? INT64_MIN : rg->nb * rg->g;
+	}
+	rebuild_windows(e);
+
+	/* Live counts, from the records. */
+	for (uint32_t qi = 0; qi < e->n_queues; qi++) {
+		struct queue *q = &e->queues[qi];
+		q->promises_open = q->promises_overdue = q->complaints_open = 0;
+		memset(q->agents, 0, sizeof(q->agents));
+		q->wn = 0;
+	}
+	memset(e->agents_total, 0, sizeof(e->agents_total));
+	for (uint32_t i = 0; i < e->n_agents; i++)
+		agent_count(e, &e->agents[i], +1);
+
+	/* Waiting heaps: room first, so that wh_set cannot fail. */
+	for (uint32_t i = 0; i < e->contacts.n; i++) {
+		struct contact *c = contact_at(e, i);
+		c->hpos = NONE;
+		if (c->live && c->has_offer && !c->has_answer)
+			e->queues[c->q].wn++;
+	}
+	for (uint32_t qi = 0; qi < e->n_queues; qi++) {
+		struct queue *q = &e->queues[qi];
+		if (grow_array((void **)&q->wh, &q->wcap, q->wn, sizeof(uint32_t)))
+			return -ENOMEM;
+		q->wn = 0;
+	}
+	uint32_t n_exp = 0, n_due = 0;
+	for (uint32_t i = 0; i < e->contacts.n; i++) {
+		struct contact *c = contact_at(e, i);
+		if (!c->live)
+			continue;
+		n_exp++;
+		if (c->has_offer && !c->has_answer)
+			wh_set(e, &e->queues[c->q], i);
+	}
+	for (uint32_t i = 0; i < e->promises.n; i++) {
+		struct promise *p = pool_at(&e->promises, i);
+		if (!p->live)
+			continue;
+		n_exp++;
+		if (p->state == P_OPEN) {
+			if (p->came_due)
+				e->queues[p->q].promises_overdue++;
+			else
+				e->queues[p->q].promises_open++;
+		}
+		if (!p->came_due)
+			n_due++;
+	}
+	for (uint32_t i = 0; i < e->complaints.n; i++) {
+		struct complaint *c = pool_at(&e->complaints, i);
+		if (!c->live)
+			continue;
+		n_exp++;
+		e->queues[c->q].complaints_open++;
+	}
+
+	/* One heap entry per live record at its current times: pops in the same
+	 * order as the original's, whose extra entries were all stale. */
+	if (grow_array((void **)&e->dues.a, &e->dues.cap, n_due, sizeof(struct hent)) ||
+	    grow_array((void **)&e->expiry.a, &e->expiry.cap, n_exp, sizeof(struct hent)))
+		return -ENOMEM;
+	e->dues.n = 0;
+	for (uint32_t i = 0; i < e->promises.n; i++) {
+		struct promise *p = pool_at(&e->promises, i);
+		if (p->live && !p->came_due)
+			e->dues.a[e->dues.n++] = (struct hent){p->due, i, p->gen};
+	}
+	heap_heapify(&e->dues);
+	expiry_fill(e);
+	return 0;
 }
 
 /* ---- readers -------------------------------------------------------------- */

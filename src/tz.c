@@ -46,6 +46,7 @@ struct tz_rule {
 /* Immutable after ccp_tz_load returns; any thread may read it; freed by
  * ccp_tz_free once no thread uses it. */
 struct ccp_tz {
+	char name[TZ_NAME_MAX_BYTES + 1]; /* as loaded: the zone's identity */
 	uint32_t n;        /* transitions in the table */
 	int64_t *at_s;     /* transition instants, strictly ascending */
 	int32_t *off_s;    /* UTC offset (east positive) from at_s[i] on */
@@ -491,6 +492,7 @@ struct ccp_tz *ccp_tz_load(const char *name, char *err, size_t errlen)
 		snprintf(err, errlen, "timezone \"%s\": out of memory", name);
 		return NULL;
 	}
+	snprintf(tz->name, sizeof(tz->name), "%s", name);
 	if (!strcmp(name, "UTC") || !strcmp(name, "Etc/UTC"))
 		return tz; /* no transitions, no footer: offset 0 forever */
 	char path[sizeof(ZONEINFO_DIR) + TZ_NAME_MAX_BYTES + 1];
@@ -530,6 +532,11 @@ fail:
 	free(buf);
 	ccp_tz_free(tz);
 	return NULL;
+}
+
+const char *ccp_tz_name(const struct ccp_tz *tz)
+{
+	return tz ? tz->name : "UTC";
 }
 
 void ccp_tz_free(struct ccp_tz *tz)

@@ -16,6 +16,10 @@ struct ccp_tz;
 struct ccp_tz *ccp_tz_load(const char *name, char *err, size_t errlen);
 void ccp_tz_free(struct ccp_tz *tz); /* NULL is a no-op */
 
+/* The name the zone was loaded by ("UTC" for NULL): what a checkpoint
+ * records, so that state is never read back under another zone. @thread any */
+const char *ccp_tz_name(const struct ccp_tz *tz);
+
 /* The local day holding `t_ms`: [*start_ms, *end_ms), epoch ms. A NULL zone
  * is UTC. Handles DST days (23 h, 25 h) and days whose midnight does not
  * exist. @thread any */
