@@ -96,6 +96,8 @@ static const struct key keys[] = {
 	 .help = "worker threads; 0: one per core"},
 	{.name = "idle_advance", .type = T_DUR, OFF(idle_advance_ms), .min = 0, .max = HOUR, .def = "2s",
 	 .help = "live only: a partition with no event for this long follows the wall clock, so quiet queues drain; 0: never"},
+	{.name = "checkpoint.interval", .type = T_DUR, OFF(checkpoint_interval_ms), .min = 100, .max = HOUR, .def = "5s",
+	 .help = "how often each partition's state is saved to Redis with the offset it covers; a restart re-reads at most this much"},
 	{.name = "minutes.stream_maxlen", .type = T_INT, OFF(minutes_stream_maxlen), .min = 100, .max = 1000000000,
 	 .def = "100000", .help = "approximate cap of the closed-minutes stream ({prefix}:minutes; one entry per active queue per minute)"},
 	{.name = "max_future_skew", .type = T_DUR, OFF(max_future_skew_ms), .min = 0, .max = 7 * DAY, .def = "5m",

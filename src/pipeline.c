@@ -20,10 +20,13 @@
 #include "ccpulse/ops.h"
 #include "ccpulse/partial.h"
 #include "ccpulse/publish.h"
+#include "ccpulse/recovery.h"
 #include "ccpulse/ring.h"
 #include "ccpulse/sink_redis.h"
 #include "ccpulse/source_kafka.h"
 #include "ccpulse/worker.h"
+
+#include <librdkafka/rdkafka.h>
 
 #define MAX_WORKERS 256
 #define AGENT_SLOTS 65536u
@@ -71,6 +74,7 @@ struct ccp_pipeline {
 
 	struct ccp_sink_redis *sink;
 	struct ccp_source_kafka *src;
+	struct ccp_recovery_reader *recovery; /* source thread only (rebalance callbacks) */
 	struct ccp_source_kafka_global *agents_src;
 	struct ccp_source_kafka_setting *kafka;
 	struct ccp_worker *workers[MAX_WORKERS];
@@ -481,12 +485,30 @@ static size_t src_deliver(void *ud, int32_t partition, const rd_kafka_message_t 
 	return ccp_worker_offer(route(ud, partition), partition, msgs, n);
 }
 
+_Static_assert(CCP_WORKER_OFFSET_COMMITTED == CCP_SOURCE_KAFKA_OFFSET_COMMITTED, "one 'committed' offset");
+_Static_assert(CCP_WORKER_OFFSET_BEGINNING == RD_KAFKA_OFFSET_BEGINNING, "librdkafka's 'beginning'");
+
+/* A partition taken: its recovery record from Redis (blocking, on the
+ * source thread), then the worker restores it and says where to read. */
 static int64_t src_assigned(void *ud, int32_t partition)
 {
 	struct ccp_pipeline *p = ud;
-	if (ccp_worker_assign(route(p, partition), partition))
+	struct ccp_recovery *rec = NULL;
+	int r = ccp_recovery_read(p->recovery, partition, &p->stop_requested, &rec);
+	if (r) {
+		/* Stopping (or out of memory): nothing is consumed from here on
+		 * that would be written without its state. */
+		ccp_logf(p->o.log, r == -ECANCELED ? CCP_LOG_INFO : CCP_LOG_ERROR,
+			 "partition %d: recovery record not read (%s)", partition, r == -ECANCELED ? "stopping" : "out of memory");
+		if (r != -ECANCELED)
+			exit(70);
+	}
+	int64_t off = ccp_worker_assign(route(p, partition), partition, rec);
+	if (off == -ETIMEDOUT || off == -ENOMEM) {
 		ccp_logf(p->o.log, CCP_LOG_ERROR, "partition %d: worker did not take the assignment", partition);
-	return CCP_SOURCE_KAFKA_OFFSET_COMMITTED;
+		exit(70); /* reading without the partition's state would bend the figures */
+	}
+	return off;
 }
 
 static void src_revoked(void *ud, int32_t partition)
@@ -566,6 +588,11 @@ struct ccp_pipeline *ccp_pipeline_new(const struct ccp_pipeline_opts *o, char *e
 	p->sink = ccp_sink_redis_new(&p->loop, &so, err, errlen);
 	if (!p->sink)
 		goto fail;
+	p->recovery = ccp_recovery_reader_new(&cfg->redis, cfg->prefix, o->log);
+	if (!p->recovery) {
+		snprintf(err, errlen, "pipeline: out of memory");
+		goto fail;
+	}
 	struct ccp_source_kafka_opts ko = {.brokers = cfg->brokers,
 					   .topic = cfg->topic,
 					   .group = cfg->group,
@@ -758,6 +785,7 @@ void ccp_pipeline_free(struct ccp_pipeline *p)
 	for (uint32_t i = 0; i < p->n_workers; i++)
 		ccp_worker_free(p->workers[i]);
 	ccp_source_kafka_free(p->src);
+	ccp_recovery_reader_free(p->recovery);
 	if (p->sink) {
 		/* Never ran, or run failed before the close completed. */
 		ccp_sink_redis_close(p->sink, CCP_SINK_REDIS_DROP, 0, NULL, NULL);

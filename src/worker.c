@@ -22,7 +22,9 @@
 #include "ccpulse/log.h"
 #include "ccpulse/partial.h"
 #include "ccpulse/publish.h"
+#include "ccpulse/recovery.h"
 #include "ccpulse/ring.h"
+#include "ccpulse/snapshot.h"
 #include "ccpulse/source_kafka.h"
 #include "hash.h"
 
@@ -32,17 +34,36 @@
 #define DRAIN_BATCH 256u
 #define CONTROL_WAIT_MS 10000
 #define KEY_MAX 512
+#define REPLAY_IDLE_MS 1000 /* a re-read with nothing more to read is over */
 
 enum in_kind { IN_MSG, IN_ASSIGN, IN_REVOKE, IN_STOP };
+
+struct assign_req;
 
 /* One `in` slot (32 bytes). Written by the source, read by the worker. */
 struct in_slot {
 	uint32_t kind;
 	int32_t partition;
 	const rd_kafka_message_t *msg;
-	struct ccp_worker_revoke *revoke;
+	union {
+		struct ccp_worker_revoke *revoke; /* IN_REVOKE */
+		struct assign_req *assign;        /* IN_ASSIGN */
+	};
 	uint64_t pad_;
 };
+
+/* An assignment with its recovery record: the source thread waits for
+ * the offset to start from, which only the worker knows once it has
+ * tried the checkpoint. Two references, like struct ccp_worker_revoke. */
+struct assign_req {
+	sem_t sem;
+	atomic_int refs;
+	struct ccp_recovery *rec; /* the worker takes and frees it */
+	int64_t start;            /* written by the worker before the post */
+};
+static void assign_answer(struct assign_req *a, int64_t start);
+struct part;
+static bool replaying(struct ccp_worker *w, struct part *p, int64_t now_mono);
 
 /* One `back` slot (16 bytes). Written by the loop, read by the worker. */
 struct back_slot {
@@ -81,6 +102,10 @@ struct part {
 	struct ccp_alerts *alerts; /* its queues' alert pairs; NULL: no rules */
 	uint32_t alerts_firing;   /* as of its last render */
 	int64_t minute_open;      /* start of the minute whose EVAL ends `cur`; INT64_MIN: none */
+	int64_t replay_until;     /* renders wait until next_offset reaches it (the restored
+				   * `rendered`), so Redis never goes back; -1: not replaying */
+	int64_t replay_from_mono_ms;
+	int64_t next_ckpt_mono_ms;
 };
 
 /* A worker. The struct is created by main; afterwards each field belongs
@@ -111,6 +136,7 @@ struct ccp_worker {
 	size_t partial_cap;
 	char *scratch;            /* the updates message, the overdue member */
 	size_t scratch_cap;
+	struct ccp_snapshot_buf snap; /* the last checkpoint taken, reused */
 	struct ccp_field wf[CCP_MAX_WINDOWS + 1][CCP_WF__COUNT]; /* a queue's fields, for alerts */
 	struct ccp_field lf[CCP_LF__COUNT];
 	uint32_t alerts_firing;   /* its partitions' alert pairs firing */
@@ -296,10 +322,64 @@ static void on_minute(void *ud, uint32_t q, const struct ccp_window_stats *m)
 	p->changed = true;
 }
 
-static void part_assign(struct ccp_worker *w, int32_t id)
+/* Puts the recovery record into a new partition: the checkpoint, the bad
+ * input counted so far, the alerts firing, and how far the figures in
+ * Redis already go. Returns the offset to read from: the checkpoint's, or
+ * the start of the partition (rebuild from Kafka) when there is none or it
+ * cannot be read. */
+static int64_t part_restore(struct ccp_worker *w, struct part *p, struct ccp_recovery *rec)
+{
+	int64_t start = CCP_WORKER_OFFSET_BEGINNING;
+	char err[256] = "";
+	if (rec->ckpt) {
+		if (!ccp_snapshot_load(p->e, rec->ckpt, rec->ckpt_len, err, sizeof(err))) {
+			start = rec->ckpt_offset;
+			memcpy(p->rejects, rec->rejects, sizeof(p->rejects));
+		} else {
+			ccp_logf(w->o.log, CCP_LOG_ERROR, "partition %d: %s; rebuilding its state from the start of the partition",
+				 p->id, err);
+			/* A failed load leaves the engine unusable: start afresh. */
+			struct ccp_engine_config ec = w->ecfg;
+			ec.minute_cb = on_minute;
+			ec.minute_ud = p;
+			ccp_engine_free(p->e);
+			p->e = ccp_engine_new(&ec, err, sizeof(err));
+			if (!p->e) {
+				ccp_logf(w->o.log, CCP_LOG_ERROR, "partition %d: %s", p->id, err);
+				exit(70);
+			}
+		}
+	}
+	uint32_t restored = 0;
+	for (uint32_t i = 0; i < rec->n_alerts && p->alerts; i++) {
+		const struct ccp_recovery_alert *a = &rec->alerts[i];
+		int r = ccp_alerts_restore_firing(p->alerts, a->rule, (struct ccp_str){a->queue, a->queue_len},
+						  (struct ccp_str){a->promise, a->promise_len}, a->fired_ms);
+		if (!r)
+			restored++;
+		else
+			ccp_logf(w->o.log, CCP_LOG_WARN, "partition %d: firing alert of rule %s on queue %s not restored: %s",
+				 p->id, a->rule, a->queue, r == -ENOENT ? "no such rule now" : "does not fit the rule");
+	}
+	p->alerts_firing = p->alerts ? ccp_alerts_firing(p->alerts) : 0;
+	w->alerts_firing += p->alerts_firing;
+	atomic_store_explicit(&w->n_alerts_firing, w->alerts_firing, memory_order_relaxed);
+	if (rec->rendered_offset > (start < 0 ? 0 : start)) {
+		p->replay_until = rec->rendered_offset;
+		p->replay_from_mono_ms = mono_ms();
+	}
+	ccp_logf(w->o.log, CCP_LOG_INFO,
+		 "partition %d: %s; reading from %s%lld; %u firing alert(s) restored; figures in Redis cover up to offset %lld",
+		 p->id, start >= 0 ? "checkpoint restored" : rec->ckpt ? "checkpoint unusable" : "no checkpoint",
+		 start >= 0 ? "offset " : "the start, ", (long long)(start >= 0 ? start : 0), restored,
+		 (long long)rec->rendered_offset);
+	return start;
+}
+
+static int64_t part_assign(struct ccp_worker *w, int32_t id, struct ccp_recovery *rec)
 {
 	if (id < 0 || (uint32_t)id >= w->max_parts || w->parts[id])
-		return; /* an assign without a revoke: keep the state we have */
+		return CCP_WORKER_OFFSET_COMMITTED; /* an assign without a revoke: keep the state we have */
 	struct part *p = calloc(1, sizeof(*p));
 	char err[256] = "";
 	if (p) {
@@ -307,6 +387,7 @@ static void part_assign(struct ccp_worker *w, int32_t id)
 		ec.minute_cb = on_minute;
 		ec.minute_ud = p;
 		p->w = w;
+		p->id = id;
 		p->minute_open = INT64_MIN;
 		p->e = ccp_engine_new(&ec, err, sizeof(err));
 		p->cur = cmdbuf_new();
@@ -323,24 +404,25 @@ static void part_assign(struct ccp_worker *w, int32_t id)
 	if (!p || !p->e || !p->cur || !p->spare || (w->o.cfg->n_alert_rules && !p->alerts)) {
 		/* Start-up of a partition is an allocation like any other after
 		 * start: exiting beats silently skipping a partition, and a
-		 * restart replays it from the committed offset. */
+		 * restart replays it from its checkpoint. */
 		ccp_logf(w->o.log, CCP_LOG_ERROR, "worker %u: partition %d: cannot allocate its state: %s", w->index, id,
 			 err[0] ? err : "out of memory");
 		exit(70);
 	}
-	p->id = id;
-
 	p->next_offset = -1;
 	p->published_offset = -1;
+	p->replay_until = -1;
 	p->last_msg_mono_ms = mono_ms();
+	p->next_ckpt_mono_ms = mono_ms() + w->o.cfg->checkpoint_interval_ms;
 	p->first_render = true;
-	/* Nothing is written for a partition until it has read a message:
-	 * an instance taking a partition over (no checkpoint yet) would
-	 * otherwise overwrite the previous owner's figures with empty ones. */
+	int64_t start = rec ? part_restore(w, p, rec) : CCP_WORKER_OFFSET_COMMITTED;
+	/* Nothing is written until the partition has read a message: the
+	 * figures in Redis already hold what the checkpoint holds. */
 	p->changed = false;
 	w->parts[id] = p;
 	w->n_parts++;
 	atomic_store_explicit(&w->n_assigned, w->n_parts, memory_order_relaxed);
+	return start;
 }
 
 /* ---- rendering ---------------------------------------------------------------- */
@@ -483,6 +565,21 @@ static void render(struct ccp_worker *w, struct part *p, struct ccp_worker_revok
 	render_overdue(w, p);
 	render_alerts_promises(p);
 	render_partial(w, p);
+	/* The recovery record: how far these figures go, and now and then
+	 * (and always when the partition leaves) the whole state with it. */
+	int64_t now_mono = mono_ms();
+	bool ckpt = final || now_mono >= p->next_ckpt_mono_ms;
+	char err[256];
+	if (ckpt)
+		ccp_snapshot_buf_reset(&w->snap); /* a save appends */
+	if (ckpt && ccp_snapshot_save(p->e, &w->snap, err, sizeof(err))) {
+		ccp_logf(w->o.log, CCP_LOG_ERROR, "partition %d: checkpoint not taken: %s", p->id, err);
+		ckpt = false;
+	}
+	ccp_recovery_render(p->cur, cfg->prefix, p->id, p->next_offset, ckpt ? w->snap.data : NULL,
+			    ckpt ? w->snap.len : 0, p->rejects);
+	if (ckpt)
+		p->next_ckpt_mono_ms = now_mono + cfg->checkpoint_interval_ms;
 	if (any) {
 		ccp_cmdbuf_begin(p->cur);
 		ccp_cmdbuf_arg_str(p->cur, "PUBLISH");
@@ -527,9 +624,11 @@ static void part_revoke(struct ccp_worker *w, int32_t id, struct ccp_worker_revo
 			ccp_worker_revoke_done(r, true); /* nothing held: nothing to publish */
 		return;
 	}
-	if (p->next_offset < 0) {
+	if (p->next_offset < 0 || replaying(w, p, mono_ms())) {
+		/* Nothing read, or nothing beyond what Redis holds: the record
+		 * there stays as it is, and the next owner starts from it. */
 		if (r)
-			ccp_worker_revoke_done(r, true); /* never read anything: nothing to publish */
+			ccp_worker_revoke_done(r, true);
 	} else if (p->spare) {
 		render(w, p, r);
 	} else if (r) {
@@ -604,6 +703,22 @@ static void on_message(struct ccp_worker *w, int32_t partition, const rd_kafka_m
 
 /* ---- the thread ------------------------------------------------------------------ */
 
+/* While a restored partition re-reads what its figures in Redis already
+ * cover, it renders nothing: a wallboard must not see them go back. The
+ * re-read ends at the recorded offset, or when nothing more comes (Kafka
+ * offsets have gaps: compaction, transaction markers). */
+static bool replaying(struct ccp_worker *w, struct part *p, int64_t now_mono)
+{
+	if (p->replay_until < 0)
+		return false;
+	if (p->next_offset < p->replay_until && now_mono - p->last_msg_mono_ms < REPLAY_IDLE_MS)
+		return true;
+	ccp_logf(w->o.log, CCP_LOG_INFO, "partition %d: back at offset %lld after re-reading for %lld ms", p->id,
+		 (long long)p->next_offset, (long long)(now_mono - p->replay_from_mono_ms));
+	p->replay_until = -1;
+	return false;
+}
+
 static void tick(struct ccp_worker *w, int64_t now_mono)
 {
 	int64_t wall = wall_ms(w);
@@ -616,9 +731,11 @@ static void tick(struct ccp_worker *w, int64_t now_mono)
 			ccp_engine_advance_to(p->e, wall);
 			p->changed = true;
 		}
-		if (p->changed && p->spare)
+		if (!p->changed || replaying(w, p, now_mono))
+			continue;
+		if (p->spare)
 			render(w, p, NULL);
-		else if (p->changed)
+		else
 			p->render_owed = true;
 	}
 	ccp_log_reporter_flush(&w->rejects, now_mono, false);
@@ -672,9 +789,16 @@ static uint32_t drain_in(struct ccp_worker *w)
 			case IN_MSG:
 				on_message(w, s[i].partition, s[i].msg);
 				break;
-			case IN_ASSIGN:
-				part_assign(w, s[i].partition);
+			case IN_ASSIGN: {
+				struct assign_req *a = s[i].assign;
+				int64_t start = part_assign(w, s[i].partition, a ? a->rec : NULL);
+				if (a) {
+					ccp_recovery_free(a->rec);
+					a->rec = NULL;
+					assign_answer(a, start);
+				}
 				break;
+			}
 			case IN_REVOKE:
 				drain_back(w); /* a returned buffer lets the last render go out */
 				part_revoke(w, s[i].partition, s[i].revoke);
@@ -820,6 +944,8 @@ void ccp_worker_free(struct ccp_worker *w)
 				ccp_source_kafka_release(s.msg);
 			if (s.kind == IN_REVOKE && s.revoke)
 				ccp_worker_revoke_done(s.revoke, false);
+			if (s.kind == IN_ASSIGN && s.assign)
+				assign_answer(s.assign, CCP_WORKER_OFFSET_COMMITTED);
 		}
 	}
 	free(w->in_mem);
@@ -827,6 +953,7 @@ void ccp_worker_free(struct ccp_worker *w)
 	free(w->back_mem);
 	free(w->partial_buf);
 	free(w->scratch);
+	ccp_snapshot_buf_free(&w->snap);
 	if (w->efd >= 0)
 		close(w->efd);
 	free(w);
@@ -834,10 +961,65 @@ void ccp_worker_free(struct ccp_worker *w)
 
 /* ---- source side ------------------------------------------------------------------ */
 
-int ccp_worker_assign(struct ccp_worker *w, int32_t partition)
+static void assign_unref(struct assign_req *a)
 {
-	struct in_slot s = {.kind = IN_ASSIGN, .partition = partition};
-	return push_in_wait(w, &s, CONTROL_WAIT_MS) ? 0 : -ETIMEDOUT;
+	if (atomic_fetch_sub(&a->refs, 1) == 1) {
+		ccp_recovery_free(a->rec);
+		sem_destroy(&a->sem);
+		free(a);
+	}
+}
+
+static void assign_answer(struct assign_req *a, int64_t start)
+{
+	a->start = start;
+	sem_post(&a->sem); /* orders the write of `start` before the waiter's read */
+	assign_unref(a);
+}
+
+int64_t ccp_worker_assign(struct ccp_worker *w, int32_t partition, struct ccp_recovery *rec)
+{
+	struct assign_req *a = rec ? malloc(sizeof(*a)) : NULL;
+	if (rec && !a) {
+		ccp_recovery_free(rec);
+		return -ENOMEM;
+	}
+	if (a) {
+		sem_init(&a->sem, 0, 0);
+		atomic_init(&a->refs, 2);
+		a->rec = rec;
+		a->start = CCP_WORKER_OFFSET_COMMITTED;
+	}
+	struct in_slot s = {.kind = IN_ASSIGN, .partition = partition, .assign = a};
+	if (!push_in_wait(w, &s, CONTROL_WAIT_MS)) {
+		if (a) {
+			ccp_recovery_free(a->rec);
+			sem_destroy(&a->sem);
+			free(a);
+		}
+		return -ETIMEDOUT;
+	}
+	if (!a)
+		return CCP_WORKER_OFFSET_COMMITTED;
+	/* The worker answers once it has loaded the checkpoint (a large one
+	 * takes a moment); reading Kafka from anywhere else would count
+	 * events twice or not at all, so there is no giving up here. */
+	int64_t t0 = mono_ms();
+	for (;;) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 5;
+		if (sem_timedwait(&a->sem, &ts) == 0)
+			break;
+		if (errno != EINTR && errno != ETIMEDOUT)
+			break; /* cannot happen with a valid semaphore */
+		if (errno == ETIMEDOUT)
+			ccp_logf(w->o.log, CCP_LOG_WARN, "partition %d: worker %u still loading its checkpoint after %lld ms",
+				 partition, w->index, (long long)(mono_ms() - t0));
+	}
+	int64_t start = a->start;
+	assign_unref(a);
+	return start;
 }
 
 size_t ccp_worker_offer(struct ccp_worker *w, int32_t partition, const rd_kafka_message_t **msgs, size_t n)

@@ -76,6 +76,7 @@ struct ccp_config {
 	int64_t publish_interval_ms;
 	int64_t workers; /* 0: one per core (resolved by the caller) */
 	int64_t max_future_skew_ms;
+	int64_t checkpoint_interval_ms; /* partition state to Redis at most this often */
 	int64_t idle_advance_ms;       /* 0: partitions never follow the wall clock */
 	int64_t minutes_stream_maxlen;
 	int64_t alerts_stream_maxlen;

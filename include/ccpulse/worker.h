@@ -85,9 +85,18 @@ void ccp_worker_stop(struct ccp_worker *w);
 void ccp_worker_free(struct ccp_worker *w);
 
 /* ---- source side (@thread source: one producer) ---- */
-/* Queues `partition`'s start before any of its messages. Waits (bounded)
- * for ring room. 0, or -ETIMEDOUT. */
-int ccp_worker_assign(struct ccp_worker *w, int32_t partition);
+struct ccp_recovery;
+/* Offsets ccp_worker_assign() may answer besides a real one (the values
+ * of the source's "committed" and librdkafka's "beginning"). */
+#define CCP_WORKER_OFFSET_COMMITTED (-1000)
+#define CCP_WORKER_OFFSET_BEGINNING (-2)
+/* Queues `partition`'s start before any of its messages (waits, bounded,
+ * for ring room). With a recovery record (taken over; freed by the
+ * worker), waits until the worker has restored it and returns the offset
+ * to read from: the checkpoint's, or CCP_WORKER_OFFSET_BEGINNING to
+ * rebuild the state from the start of the partition. Without one, returns
+ * CCP_WORKER_OFFSET_COMMITTED at once. Or -ETIMEDOUT / -ENOMEM. */
+int64_t ccp_worker_assign(struct ccp_worker *w, int32_t partition, struct ccp_recovery *rec);
 /* Offers messages of one partition; returns how many it took (the rest
  * stay with the caller, which pauses the partition). */
 size_t ccp_worker_offer(struct ccp_worker *w, int32_t partition, const rd_kafka_message_t **msgs, size_t n);

@@ -42,8 +42,6 @@
 
 static const char *const queues[NQ] = {"billing", "sales", "support", "retention", "tech", "claims"};
 
-extern char **environ;
-
 /* Everything a test owns; teardown releases what is set. */
 struct world {
 	struct ccp_broker *broker;
@@ -157,29 +155,9 @@ static void produce_contacts(struct world *w)
 
 /* ---- the child ---------------------------------------------------------------------- */
 
-/* The child's environment: ours (sanitizer options, PATH) without any
- * CCPULSE_* override that would change what the test configures. Built
- * before fork: the child of a threaded process may only call
- * async-signal-safe functions until exec. */
-static char **child_env(void)
-{
-	size_t n = 0;
-	while (environ[n])
-		n++;
-	char **env = calloc(n + 1, sizeof(char *));
-	assert_non_null(env);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "CCPULSE_", 8))
-			env[k++] = environ[i];
-	return env;
-}
-
 static void start_run(struct world *w)
 {
-	const char *bin = getenv("CCP_BIN");
-	if (!bin || !*bin)
-		fail_msg("CCP_BIN is not set (the path of the ccpulse binary)");
+	const char *bin = ccp_test_bin();
 	/* What flags cannot say: librdkafka settings pass through the file
 	 * only. earliest: the group has no committed offsets and the events
 	 * are already there. A short session keeps the mock's group quick. */
@@ -209,30 +187,8 @@ static void start_run(struct world *w)
 			      "--publish-interval",
 			      "100ms",
 			      NULL};
-	char **env = child_env();
-	int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (logfd < 0)
-		fail_msg("open %s: %s", logpath, strerror(errno));
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0)
-		fail_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		/* stdout and stderr to the log; no other inherited descriptor
-		 * (the mock brokers' sockets, our Redis connection); default
-		 * signal mask, so SIGTERM reaches libuv's handler. */
-		dup2(logfd, STDOUT_FILENO);
-		dup2(logfd, STDERR_FILENO);
-		close_range(3, ~0U, 0);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execve(bin, (char *const *)argv, env);
-		_exit(127);
-	}
-	close(logfd);
-	free(env);
+	unlink(logpath);
+	pid_t pid = ccp_test_spawn(argv, logpath);
 	w->pid = pid;
 }
 

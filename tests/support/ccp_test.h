@@ -74,6 +74,13 @@ int ccp_test_free_port(void);
 int ccp_test_stop_pid(pid_t pid, int grace_ms);
 /* SIGKILL and waitpid: a crash. Returns the wait status. */
 int ccp_test_kill9_pid(pid_t pid);
+/* Starts `argv` (argv[0] the path) as a child with stdout and stderr
+ * appended to `logpath`, no other inherited descriptor, the default signal
+ * mask, and our environment minus every CCPULSE_* variable (so a test
+ * configures the child alone). Returns its pid, or fails the test. */
+pid_t ccp_test_spawn(const char *const *argv, const char *logpath);
+/* The path of the ccpulse binary under test ($CCP_BIN), or fails. */
+const char *ccp_test_bin(void);
 /* SIGSTOP / SIGCONT: the process stays, silent, its sockets open. */
 void ccp_test_pause_pid(pid_t pid);
 void ccp_test_resume_pid(pid_t pid);

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -103,6 +104,52 @@ void ccp_test_resume_pid(pid_t pid)
 {
 	if (pid <= 0 || kill(pid, SIGCONT) != 0)
 		fail_msg("SIGCONT %d: %s", (int)pid, strerror(errno));
+}
+
+extern char **environ;
+
+pid_t ccp_test_spawn(const char *const *argv, const char *logpath)
+{
+	/* Built before fork: the child of a threaded process may only call
+	 * async-signal-safe functions until exec. */
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = calloc(n + 1, sizeof(char *));
+	assert_non_null(env);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "CCPULSE_", 8))
+			env[k++] = environ[i];
+	int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (logfd < 0)
+		fail_msg("open %s: %s", logpath, strerror(errno));
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		close_range(3, ~0U, 0); /* the mock brokers' sockets, our Redis connections */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL); /* so SIGTERM reaches libuv's handler */
+		execve(argv[0], (char *const *)argv, env);
+		_exit(127);
+	}
+	close(logfd);
+	free(env);
+	return pid;
+}
+
+const char *ccp_test_bin(void)
+{
+	const char *bin = getenv("CCP_BIN");
+	if (!bin || !*bin)
+		fail_msg("CCP_BIN is not set (the path of the ccpulse binary)");
+	return bin;
 }
 
 void ccp_test_tmpdir_make(char *dir, size_t dirlen, const char *tag)
