@@ -65,6 +65,7 @@ static int check_addr(struct ccp_config *c, const char *v, char *err, size_t err
 static int check_nonempty(struct ccp_config *c, const char *v, char *err, size_t errlen);
 static int check_timezone(struct ccp_config *c, const char *v, char *err, size_t errlen);
 static int check_sl_variant(struct ccp_config *c, const char *v, char *err, size_t errlen);
+static int check_webhook_url(struct ccp_config *c, const char *v, char *err, size_t errlen);
 
 #define OFF(f) .off = offsetof(struct ccp_config, f)
 #define STR(f) OFF(f), .size = sizeof(((struct ccp_config *)0)->f)
@@ -123,6 +124,16 @@ static const struct key keys[] = {
 	 .def = "7d", .help = "open contacts, promises and complaints older than this are dropped (expired)"},
 	{.name = "alerts.stream_maxlen", .type = T_INT, OFF(alerts_stream_maxlen), .min = 100, .max = 100000000,
 	 .def = "10000", .help = "approximate cap of the alerts stream"},
+	{.name = "alerts.webhook.url", .type = T_STR, STR(webhook_url), .def = "", .check = check_webhook_url,
+	 .secret_value = true,
+	 .help = "http(s) URL that gets each alert transition as a JSON POST (after Redis has it), retried with backoff; empty: off; never printed"},
+	{.name = "alerts.webhook.format", .type = T_ENUM, STR(webhook_format), .def = "generic",
+	 .choices = "generic|alertmanager",
+	 .help = "body shape: generic ({\"source\":\"ccpulse\",\"alerts\":[...]}) or the Prometheus Alertmanager webhook payload"},
+	{.name = "alerts.webhook.header", .type = T_STR, STR(webhook_header), .def = "", .secret_value = true,
+	 .help = "one extra request header, \"Name: value\" (e.g. Authorization: Bearer ...); never printed or logged"},
+	{.name = "alerts.webhook.timeout", .type = T_DUR, OFF(webhook_timeout_ms), .min = 100, .max = MIN, .def = "5s",
+	 .help = "one webhook attempt (connect, send, answer) at most this long"},
 	{.name = "log.level", .type = T_ENUM, STR(log_level), .def = "info", .choices = "debug|info|warn|error",
 	 .help = "least severe level logged"},
 	{.name = "log.format", .type = T_ENUM, STR(log_format), .def = "logfmt", .choices = "logfmt|json",
@@ -323,6 +334,14 @@ static int check_prefix(struct ccp_config *c, const char *v, char *err, size_t e
 	for (const char *p = v; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			return errf(err, errlen, "must not hold spaces or control characters");
+	return 0;
+}
+
+static int check_webhook_url(struct ccp_config *c, const char *v, char *err, size_t errlen)
+{
+	(void)c;
+	if (*v && strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+		return errf(err, errlen, "an http:// or https:// URL, or empty for none");
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "ccpulse/ring.h"
 #include "ccpulse/sink_redis.h"
 #include "ccpulse/source_kafka.h"
+#include "ccpulse/webhook.h"
 #include "ccpulse/worker.h"
 
 #include <librdkafka/rdkafka.h>
@@ -33,6 +34,7 @@
 #define PENDING_MIN 1024u
 #define REVOKE_BUDGET_MS 5000
 #define FLUSH_TIMEOUT_MS 5000
+#define WEBHOOK_FLUSH_MS 2000
 
 enum pending_kind { PEND_PUB, PEND_TOTALS, PEND_AGENTS, PEND_READ };
 
@@ -43,6 +45,8 @@ struct pending {
 	int64_t next_offset;
 	struct ccp_worker_revoke *final;
 	uint64_t submitted_ns; /* uv_hrtime() at submission, for the ack latency */
+	struct ccp_webhook_alert *alerts; /* posted once Redis has them; freed here */
+	uint32_t n_alerts;
 };
 
 /* An agent-topic message copied for the loop. Written by the agent reader
@@ -73,6 +77,7 @@ struct ccp_pipeline {
 	bool handles_init;
 
 	struct ccp_sink_redis *sink;
+	struct ccp_webhook *webhook; /* alert transitions out by HTTP; NULL: none configured */
 	struct ccp_source_kafka *src;
 	struct ccp_recovery_reader *recovery; /* source thread only (rebalance callbacks) */
 	struct ccp_source_kafka_global *agents_src;
@@ -161,6 +166,16 @@ static void on_ack(void *ud, uint64_t token)
 		atomic_fetch_add_explicit(&p->n_offsets, 1, memory_order_relaxed);
 	if (e.final)
 		ccp_worker_revoke_done(e.final, true);
+	/* Alerts leave by webhook only once Redis holds them (and the state
+	 * that says they were sent), so a crash cannot post one twice or
+	 * post one the stream never got. */
+	for (uint32_t i = 0; i < e.n_alerts && p->webhook; i++) {
+		int r = ccp_webhook_post(p->webhook, &e.alerts[i]);
+		if (r)
+			ccp_logf(p->o.log, CCP_LOG_ERROR, "alert %s on %s not posted to the webhook: %s", e.alerts[i].rule,
+				 e.alerts[i].queue, strerror(-r));
+	}
+	free(e.alerts);
 }
 
 static void on_error(void *ud, uint64_t token, int code, const char *msg)
@@ -175,6 +190,10 @@ static void on_error(void *ud, uint64_t token, int code, const char *msg)
 		ccp_logf(p->o.log, CCP_LOG_ERROR, "redis refused a batch of partition %d: %s", e.partition, msg);
 	if (e.final)
 		ccp_worker_revoke_done(e.final, false);
+	if (e.n_alerts && code != -ECANCELED)
+		ccp_logf(p->o.log, CCP_LOG_ERROR, "partition %d: %u alert transition(s) of the refused batch not posted",
+			 e.partition, e.n_alerts);
+	free(e.alerts);
 }
 
 static void on_state(void *ud, enum ccp_sink_redis_state st, const char *why)
@@ -189,7 +208,8 @@ static void on_state(void *ud, enum ccp_sink_redis_state st, const char *why)
 /* Submits one render; false if the sink's backlog is full (keep it). */
 static bool submit_pub(struct ccp_pipeline *p, uint32_t wi, const struct ccp_worker_pub *pub)
 {
-	struct pending e = {PEND_PUB, pub->partition, pub->next_offset, pub->final, uv_hrtime()};
+	struct pending e = {PEND_PUB, pub->partition, pub->next_offset, pub->final, uv_hrtime(), pub->alerts,
+			    pub->n_alerts};
 	uint64_t token;
 	if (!pend_push(p, e, &token)) {
 		ccp_logf(p->o.log, CCP_LOG_ERROR, "pipeline: out of memory");
@@ -202,6 +222,7 @@ static bool submit_pub(struct ccp_pipeline *p, uint32_t wi, const struct ccp_wor
 	}
 	if (r != 0) {
 		p->pend_tail--;
+		free(pub->alerts);
 		atomic_fetch_add_explicit(&p->n_failed, 1, memory_order_relaxed);
 		ccp_logf(p->o.log, CCP_LOG_ERROR, "partition %d: render not written: %s", pub->partition, strerror(-r));
 		if (pub->final)
@@ -393,11 +414,19 @@ static void tick_cb(uv_timer_t *t)
 	read_totals(p);
 }
 
+static void webhook_closed_cb(void *ud)
+{
+	struct ccp_pipeline *p = ud;
+	p->webhook = NULL;
+}
+
 static void sink_closed_cb(void *ud)
 {
 	struct ccp_pipeline *p = ud;
 	p->sink = NULL;
 	p->phase = PH_DONE;
+	if (p->webhook) /* the last acks posted theirs: a short while to deliver them */
+		ccp_webhook_close(p->webhook, WEBHOOK_FLUSH_MS, webhook_closed_cb, p);
 	if (p->ops) {
 		ccp_ops_close(p->ops, NULL, NULL);
 		p->ops = NULL;
@@ -588,6 +617,24 @@ struct ccp_pipeline *ccp_pipeline_new(const struct ccp_pipeline_opts *o, char *e
 	p->sink = ccp_sink_redis_new(&p->loop, &so, err, errlen);
 	if (!p->sink)
 		goto fail;
+	if (cfg->webhook_url[0]) {
+		const char *hdr[1] = {cfg->webhook_header};
+		struct ccp_webhook_endpoint ep = {.url = cfg->webhook_url, .headers = hdr,
+						  .n_headers = cfg->webhook_header[0] ? 1 : 0};
+		if (ccp_webhook_format_parse(cfg->webhook_format, &ep.format)) {
+			snprintf(err, errlen, "alerts.webhook.format=%s: generic or alertmanager", cfg->webhook_format);
+			goto fail;
+		}
+		struct ccp_webhook_opts wo;
+		ccp_webhook_opts_defaults(&wo);
+		wo.endpoints = &ep;
+		wo.n_endpoints = 1;
+		wo.timeout_ms = (int)cfg->webhook_timeout_ms;
+		wo.log = o->log;
+		p->webhook = ccp_webhook_new(&p->loop, &wo, err, errlen);
+		if (!p->webhook)
+			goto fail;
+	}
 	p->recovery = ccp_recovery_reader_new(&cfg->redis, cfg->prefix, o->log);
 	if (!p->recovery) {
 		snprintf(err, errlen, "pipeline: out of memory");
@@ -786,11 +833,13 @@ void ccp_pipeline_free(struct ccp_pipeline *p)
 		ccp_worker_free(p->workers[i]);
 	ccp_source_kafka_free(p->src);
 	ccp_recovery_reader_free(p->recovery);
-	if (p->sink) {
-		/* Never ran, or run failed before the close completed. */
+	/* Never ran, or run failed before the closes completed. */
+	if (p->webhook)
+		ccp_webhook_close(p->webhook, 0, webhook_closed_cb, p);
+	if (p->sink)
 		ccp_sink_redis_close(p->sink, CCP_SINK_REDIS_DROP, 0, NULL, NULL);
+	if (p->webhook || p->sink)
 		uv_run(&p->loop, UV_RUN_DEFAULT);
-	}
 	if (p->handles_init) {
 		if (!uv_is_closing((uv_handle_t *)&p->wake))
 			uv_close((uv_handle_t *)&p->wake, NULL);

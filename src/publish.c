@@ -1,5 +1,6 @@
 /* Renders a partition's per-queue figures as Redis commands. */
 #include "ccpulse/publish.h"
+#include "ccpulse/webhook.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -174,6 +175,24 @@ static int alert_number(char *buf, size_t cap, enum ccp_alert_kind kind, double 
 	if (u == CCP_ALERT_UNIT_RATIO || u == CCP_ALERT_UNIT_SCORE)
 		return snprintf(buf, cap, "%.6g", v);
 	return snprintf(buf, cap, "%.0f", v);
+}
+
+void ccp_publish_webhook_alert(struct ccp_webhook_alert *out, const struct ccp_alert_transition *t)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->rule, sizeof(out->rule), "%s", t->rule->name);
+	snprintf(out->kind, sizeof(out->kind), "%s", ccp_alert_kind_names[t->rule->kind]);
+	if (ccp_alert_kind_has_window(t->rule->kind))
+		snprintf(out->window, sizeof(out->window), "%s", t->rule->window);
+	snprintf(out->queue, sizeof(out->queue), "%.*s", (int)t->queue.len, t->queue.ptr);
+	snprintf(out->promise, sizeof(out->promise), "%.*s", (int)t->promise.len, t->promise.ptr);
+	out->firing = t->firing;
+	if (t->has_value)
+		alert_number(out->value, sizeof(out->value), t->rule->kind, t->value);
+	alert_number(out->threshold, sizeof(out->threshold), t->rule->kind,
+		     t->firing ? t->rule->threshold : t->rule->clear);
+	out->ts_ms = t->ts_ms;
+	out->started_ms = t->started_ms;
 }
 
 size_t ccp_publish_firing_field(char *buf, size_t cap, int32_t partition, const char *rule, struct ccp_str queue,

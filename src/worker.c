@@ -26,6 +26,7 @@
 #include "ccpulse/ring.h"
 #include "ccpulse/snapshot.h"
 #include "ccpulse/source_kafka.h"
+#include "ccpulse/webhook.h"
 #include "hash.h"
 
 #define IN_DEFAULT_SLOTS 262144u
@@ -106,6 +107,8 @@ struct part {
 				   * `rendered`), so Redis never goes back; -1: not replaying */
 	int64_t replay_from_mono_ms;
 	int64_t next_ckpt_mono_ms;
+	struct ccp_webhook_alert *hooks; /* transitions since the last render, for webhooks */
+	uint32_t n_hooks, cap_hooks;
 };
 
 /* A worker. The struct is created by main; afterwards each field belongs
@@ -266,6 +269,7 @@ static void part_free(struct part *p)
 		free(p->spare);
 	}
 	free(p->qhash);
+	free(p->hooks);
 	free(p);
 }
 
@@ -416,9 +420,11 @@ static int64_t part_assign(struct ccp_worker *w, int32_t id, struct ccp_recovery
 	p->next_ckpt_mono_ms = mono_ms() + w->o.cfg->checkpoint_interval_ms;
 	p->first_render = true;
 	int64_t start = rec ? part_restore(w, p, rec) : CCP_WORKER_OFFSET_COMMITTED;
-	/* Nothing is written until the partition has read a message: the
-	 * figures in Redis already hold what the checkpoint holds. */
-	p->changed = false;
+	/* A restored partition renders once it is back where its figures in
+	 * Redis were (the same figures again: harmless), which stores that
+	 * offset for Kafka's commit too; a new one waits for a message. */
+	p->next_offset = start >= 0 ? start : -1;
+	p->changed = start >= 0;
 	w->parts[id] = p;
 	w->n_parts++;
 	atomic_store_explicit(&w->n_assigned, w->n_parts, memory_order_relaxed);
@@ -462,6 +468,20 @@ static void on_alert(void *ud, const struct ccp_alert_transition *t)
 {
 	struct part *p = ud;
 	ccp_publish_alert(p->cur, p->w->o.cfg->prefix, p->w->o.cfg->alerts_stream_maxlen, p->id, t);
+	if (!p->w->o.cfg->webhook_url[0])
+		return;
+	if (p->n_hooks == p->cap_hooks) {
+		uint32_t cap = p->cap_hooks ? p->cap_hooks * 2 : 4;
+		struct ccp_webhook_alert *h = realloc(p->hooks, cap * sizeof(*h));
+		if (!h) {
+			ccp_logf(p->w->o.log, CCP_LOG_ERROR, "partition %d: out of memory: alert %s not posted", p->id,
+				 t->rule->name);
+			return;
+		}
+		p->hooks = h;
+		p->cap_hooks = cap;
+	}
+	ccp_publish_webhook_alert(&p->hooks[p->n_hooks++], t);
 }
 
 static void alert_promise_each(void *ud, struct ccp_str queue, struct ccp_str promise, int64_t due_ms)
@@ -589,6 +609,8 @@ static void render(struct ccp_worker *w, struct part *p, struct ccp_worker_revok
 	struct ccp_worker_pub pub = {.cb = p->cur,
 				     .next_offset = p->next_offset,
 				     .final = final,
+				     .alerts = p->hooks,
+				     .n_alerts = p->n_hooks,
 				     .partition = p->id};
 	if (!ccp_ring_push(&w->out, &pub)) {
 		/* Cannot happen: a partition has at most one buffer away and
@@ -600,6 +622,8 @@ static void render(struct ccp_worker *w, struct part *p, struct ccp_worker_revok
 	p->cur = p->spare;
 	p->spare = NULL;
 	p->minute_open = INT64_MIN;
+	p->hooks = NULL; /* the loop has them now */
+	p->n_hooks = p->cap_hooks = 0;
 	if (p->alerts) {
 		uint32_t firing = ccp_alerts_firing(p->alerts);
 		w->alerts_firing += firing - p->alerts_firing;
@@ -928,6 +952,7 @@ void ccp_worker_free(struct ccp_worker *w)
 		struct ccp_worker_pub pub;
 		while (ccp_ring_pop(&w->out, &pub)) {
 			cmdbuf_free(pub.cb);
+			free(pub.alerts);
 			if (pub.final)
 				ccp_worker_revoke_done(pub.final, false);
 		}

@@ -73,6 +73,10 @@ struct ccp_config {
 	struct ccp_redis_url redis;    /* parsed from redis_url (redis_url.h) */
 	char prefix[64];
 	char http_addr[128];
+	char webhook_url[1024];     /* alerts.webhook.url; empty: no webhook */
+	char webhook_format[16];    /* generic | alertmanager */
+	char webhook_header[1024];  /* one "Name: value" line; empty: none */
+	int64_t webhook_timeout_ms;
 	int64_t publish_interval_ms;
 	int64_t workers; /* 0: one per core (resolved by the caller) */
 	int64_t max_future_skew_ms;

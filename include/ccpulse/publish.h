@@ -55,6 +55,11 @@ struct ccp_alert_transition;
 void ccp_publish_alert(struct ccp_cmdbuf *cb, const char *prefix, int64_t maxlen, int32_t partition,
 		       const struct ccp_alert_transition *t);
 
+struct ccp_webhook_alert;
+/* The same transition as a webhook's alert (numbers formatted as in the
+ * stream). */
+void ccp_publish_webhook_alert(struct ccp_webhook_alert *out, const struct ccp_alert_transition *t);
+
 /* A firing record's field: "P|LEN:rule|LEN:queue|LEN:promise", so any
  * bytes in ids round-trip. Returns its length, 0 if it does not fit. */
 #define CCP_PUBLISH_FIRING_FIELD_MAX 512

@@ -44,6 +44,7 @@ struct ccp_log;
 struct ccp_cmdbuf;
 struct ccp_source_kafka;
 struct ccp_worker;
+struct ccp_webhook_alert;
 typedef struct rd_kafka_message_s rd_kafka_message_t;
 
 /* A revoked partition's last publication, awaited by the source thread.
@@ -56,8 +57,10 @@ struct ccp_worker_pub {
 	struct ccp_cmdbuf *cb;           /* give it back with ccp_worker_give_back() */
 	int64_t next_offset;             /* store after the ack; -1: nothing new */
 	struct ccp_worker_revoke *final; /* set on a revoked partition's last one */
+	struct ccp_webhook_alert *alerts; /* its transitions, for webhooks after the ack (malloc'd; free) */
+	uint32_t n_alerts;
 	int32_t partition;
-	uint32_t pad_;
+	uint64_t pad_[3]; /* a ring slot is a power of two bytes: 64 */
 };
 
 /* Options. Owner: the caller; `cfg`, `src`, `log` must outlive the worker. */

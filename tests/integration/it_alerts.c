@@ -21,6 +21,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "ccp_test.h"
+#include "ccp_test_rx.h"
 #include "ccpulse/broker.h"
 #include "ccpulse/config.h"
 #include "ccpulse/log.h"
@@ -36,6 +37,7 @@ struct world {
 	struct ccp_pipeline *p;
 	rd_kafka_t *producer;
 	int n_id;
+	struct rx rx; /* the webhook receiver */
 };
 
 static void send_event(struct world *w, const char *queue, const char *fmt, ...)
@@ -99,7 +101,14 @@ static int setup(void **state)
 		"    - {name: co, kind: complaints_open_above, threshold: 1, clear: 0, queues: [co]}\n";
 	if (ccp_config_load_buffer(&w->cfg, "alerts.yaml", rules, sizeof(rules) - 1, err, sizeof(err)))
 		fail_msg("config: %s", err);
+	ccp_test_rx_start(&w->rx);
+	char hook[128];
+	pthread_mutex_lock(&w->rx.mu);
+	snprintf(hook, sizeof(hook), "http://127.0.0.1:%d/hook", w->rx.port);
+	pthread_mutex_unlock(&w->rx.mu);
 	const char *kv[][2] = {{"kafka.brokers", ccp_broker_bootstrap(w->broker)},
+			       {"alerts.webhook.url", hook},
+			       {"alerts.webhook.header", "Authorization: Bearer s3cret"},
 			       {"redis.url", w->redis.url},
 			       {"publish_interval", "100ms"},
 			       {"idle_advance", "200ms"},
@@ -133,6 +142,7 @@ static int teardown(void **state)
 	if (ccp_pipeline_join(w->p, err, sizeof(err)))
 		fail_msg("pipeline run: %s", err);
 	ccp_pipeline_free(w->p);
+	ccp_test_rx_stop(&w->rx);
 	ccp_config_free(&w->cfg);
 	rd_kafka_destroy(w->producer);
 	ccp_test_redis_free(&w->redis);
@@ -190,6 +200,40 @@ static void wait_entries(struct world *w, struct seen *s, size_t want)
 	}
 }
 
+/* Alerts of `rule` in `state` among the posts the receiver answered 200. */
+static int hook_count(struct world *w, const char *rule, const char *state)
+{
+	int n = 0;
+	pthread_mutex_lock(&w->rx.mu);
+	for (int i = 0; i < w->rx.n_reqs; i++) {
+		const struct rx_req *q = &w->rx.reqs[i];
+		if (q->status != 200 || !q->body)
+			continue;
+		/* A post may carry several alerts: count objects that hold both. */
+		for (const char *a = strstr(q->body, "{\"rule\""); a; a = strstr(a + 1, "{\"rule\"")) {
+			const char *end = strchr(a, '}');
+			size_t len = end ? (size_t)(end - a) : strlen(a);
+			char obj[1024];
+			snprintf(obj, sizeof(obj), "%.*s", (int)(len < sizeof(obj) - 1 ? len : sizeof(obj) - 1), a);
+			n += strstr(obj, rule) && strstr(obj, state);
+		}
+	}
+	pthread_mutex_unlock(&w->rx.mu);
+	return n;
+}
+
+struct hook_wait {
+	struct world *w;
+	const char *rule, *state;
+	int want;
+};
+
+static bool hook_has(void *arg)
+{
+	struct hook_wait *h = arg;
+	return hook_count(h->w, h->rule, h->state) >= h->want;
+}
+
 static void test_service_level_fires_and_resolves_once(void **state)
 {
 	struct world *w = *state;
@@ -220,6 +264,11 @@ static void test_service_level_fires_and_resolves_once(void **state)
 		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"c%d\"", t0 + 64000 + i * 10,
 		     i);
 	}
+	/* The webhook receiver goes down before the resolve: the post waits
+	 * for it and arrives once it is back. */
+	struct hook_wait hw = {w, "\"rule\":\"sl\"", "\"state\":\"firing\"", 1};
+	assert_true(ccp_test_wait_until(hook_has, &hw, ccp_test_ms(10000)));
+	ccp_test_rx_set_down(&w->rx, true);
 	flush(w);
 	wait_entries(w, &s, 2);
 	if (strncmp(s.line[1], "sl billing resolved 0.9", 23))
@@ -227,6 +276,17 @@ static void test_service_level_fires_and_resolves_once(void **state)
 	s.want = 3;
 	assert_false(ccp_test_wait_until(stream_has, &s, ccp_test_ms(1500)));
 	assert_int_equal(s.n, 2);
+	hw.state = "\"state\":\"resolved\"";
+	assert_int_equal(hook_count(w, hw.rule, hw.state), 0); /* still down */
+	ccp_test_rx_set_down(&w->rx, false);
+	assert_true(ccp_test_wait_until(hook_has, &hw, ccp_test_ms(15000)));
+	/* Exactly once each, with the configured header. */
+	assert_int_equal(hook_count(w, hw.rule, "\"state\":\"firing\""), 1);
+	assert_int_equal(hook_count(w, hw.rule, "\"state\":\"resolved\""), 1);
+	pthread_mutex_lock(&w->rx.mu);
+	assert_non_null(strstr(w->rx.reqs[0].headers, "Authorization: Bearer s3cret"));
+	assert_string_equal(w->rx.reqs[0].target, "/hook");
+	pthread_mutex_unlock(&w->rx.mu);
 }
 
 static void test_promise_deadline_fires_on_the_wall_clock(void **state)

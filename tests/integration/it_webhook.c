@@ -48,318 +48,15 @@
 #include <sys/wait.h>
 
 #include "ccp_test.h"
+#include "ccp_test_rx.h"
 #include "ccpulse/log.h"
 #include "ccpulse/webhook.h"
 
-#define RX_MAX_REQS 256
-#define RX_MAX_CONNS 16
-#define RX_MAX_REQ_BYTES (1 << 20)
 
 /* Secrets that must reach the receiver but never the log. */
 #define SECRET_HEADER "Authorization: Bearer tok-SECRET-1"
 #define SECRET_PASS "pw-SECRET-2"
 #define SECRET_QUERY "q-SECRET-3"
-
-/* ---- the receiver (helper thread) ---------------------------------------- */
-
-enum rx_mode {
-	RX_OK,    /* 200 */
-	RX_FAIL,  /* 500 */
-	RX_STUCK, /* read the request, never answer */
-};
-
-/* One request as received. Owner: the receiver's array; immutable once
- * counted in n_reqs; freed at teardown. */
-struct rx_req {
-	char method[16];
-	char target[512];
-	char *headers; /* the header lines, CRLF-separated, NUL-terminated */
-	char *body;    /* NUL-terminated */
-	size_t body_len;
-	long long at_ms; /* monotonic arrival time */
-	int status;      /* answered with; 0: not answered */
-};
-
-/* A connection of the receiver. Owner: the receiver thread. */
-struct rx_conn {
-	int fd;
-	char *buf;
-	size_t len, cap;
-};
-
-/* The receiver. Fields under `mu` are shared with the test thread; the
- * rest belong to the receiver thread while it runs. */
-struct rx {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	/* under mu */
-	int port;
-	enum rx_mode mode;
-	int fail_next;  /* answer 500 to this many requests first */
-	bool want_down; /* the test's wish */
-	bool is_down;   /* the thread's state */
-	bool stop;
-	struct rx_req reqs[RX_MAX_REQS];
-	int n_reqs;
-	char why[256]; /* the thread's trouble, if any */
-	/* receiver thread only */
-	int lfd;
-	struct rx_conn conns[RX_MAX_CONNS];
-	int n_conns;
-};
-
-/* Listens on 127.0.0.1:`port` (0: any free one); returns the fd or -1. */
-static int rx_listen(int port, int *bound)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t al = sizeof(a);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 16) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-		close(fd);
-		return -1;
-	}
-	*bound = ntohs(a.sin_port);
-	return fd;
-}
-
-static void rx_conn_close(struct rx *r, int i)
-{
-	close(r->conns[i].fd);
-	free(r->conns[i].buf);
-	r->conns[i] = r->conns[--r->n_conns];
-}
-
-static void rx_send_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return; /* the client left; it will retry */
-		s += w;
-		n -= (size_t)w;
-	}
-}
-
-/* Records the complete requests in the connection's buffer and answers
- * them as the mode says. Returns false if the bytes are not HTTP. */
-static bool rx_serve(struct rx *r, struct rx_conn *c)
-{
-	for (;;) {
-		char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-		if (!end)
-			return true;
-		size_t head = (size_t)(end - c->buf) + 4, cl = 0;
-		*end = 0; /* the header block as a string, for the searches below */
-		const char *p = strcasestr(c->buf, "\r\nContent-Length:");
-		if (p)
-			cl = strtoul(p + 17, NULL, 10);
-		if (c->len < head + cl) {
-			*end = '\r';
-			return true;
-		}
-		struct rx_req q = {0};
-		char *line_end = strstr(c->buf, "\r\n");
-		if (!line_end || sscanf(c->buf, "%15s %511s", q.method, q.target) != 2)
-			return false;
-		q.headers = strdup(line_end + 2);
-		q.body = malloc(cl + 1);
-		if (!q.headers || !q.body)
-			return false;
-		memcpy(q.body, c->buf + head, cl);
-		q.body[cl] = 0;
-		q.body_len = cl;
-		q.at_ms = ccp_test_now_ms();
-		pthread_mutex_lock(&r->mu);
-		int status = r->fail_next > 0 ? 500 : r->mode == RX_OK ? 200 : r->mode == RX_FAIL ? 500 : 0;
-		if (r->fail_next > 0)
-			r->fail_next--;
-		q.status = status;
-		if (r->n_reqs < RX_MAX_REQS)
-			r->reqs[r->n_reqs++] = q;
-		else {
-			free(q.headers);
-			free(q.body);
-		}
-		pthread_mutex_unlock(&r->mu);
-		if (status) {
-			char resp[160];
-			int n = snprintf(resp, sizeof(resp),
-					 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok",
-					 status, status == 200 ? "OK" : "Internal Server Error");
-			rx_send_all(c->fd, resp, (size_t)n);
-		}
-		memmove(c->buf, c->buf + head + cl, c->len - head - cl);
-		c->len -= head + cl;
-	}
-}
-
-static void rx_fail(struct rx *r, const char *why)
-{
-	pthread_mutex_lock(&r->mu);
-	if (!r->why[0])
-		snprintf(r->why, sizeof(r->why), "%s: %s", why, strerror(errno));
-	pthread_mutex_unlock(&r->mu);
-}
-
-static void *rx_main(void *arg)
-{
-	struct rx *r = arg;
-	for (;;) {
-		pthread_mutex_lock(&r->mu);
-		bool stop = r->stop, down = r->want_down;
-		int port = r->port;
-		pthread_mutex_unlock(&r->mu);
-		if (stop)
-			break;
-		if (down && r->lfd >= 0) {
-			close(r->lfd);
-			r->lfd = -1;
-			while (r->n_conns)
-				rx_conn_close(r, 0);
-		} else if (!down && r->lfd < 0) {
-			int bound;
-			/* The same port again; if someone took it meanwhile, the
-			 * test fails on its deadline, naming the reason. */
-			r->lfd = rx_listen(port, &bound);
-			if (r->lfd < 0)
-				rx_fail(r, "listen again");
-		}
-		pthread_mutex_lock(&r->mu);
-		r->is_down = r->lfd < 0;
-		pthread_mutex_unlock(&r->mu);
-
-		struct pollfd pf[RX_MAX_CONNS + 1];
-		int n = 0;
-		for (int i = 0; i < r->n_conns; i++)
-			pf[n++] = (struct pollfd){.fd = r->conns[i].fd, .events = POLLIN};
-		if (r->lfd >= 0)
-			pf[n++] = (struct pollfd){.fd = r->lfd, .events = POLLIN};
-		if (poll(pf, (nfds_t)n, 5) <= 0)
-			continue;
-		/* Connections first: their indexes match pf[0..n_conns). */
-		for (int i = r->n_conns - 1; i >= 0; i--) {
-			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			struct rx_conn *c = &r->conns[i];
-			if (c->cap - c->len < 65536) {
-				size_t cap = c->cap ? c->cap * 2 : 131072;
-				char *b = cap <= RX_MAX_REQ_BYTES ? realloc(c->buf, cap) : NULL;
-				if (!b) {
-					rx_conn_close(r, i);
-					continue;
-				}
-				c->buf = b;
-				c->cap = cap;
-			}
-			ssize_t got = recv(c->fd, c->buf + c->len, c->cap - c->len - 1, 0);
-			if (got <= 0) {
-				rx_conn_close(r, i);
-				continue;
-			}
-			c->len += (size_t)got;
-			if (!rx_serve(r, c))
-				rx_conn_close(r, i);
-		}
-		if (r->lfd >= 0 && (pf[n - 1].revents & POLLIN)) {
-			int fd = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd >= 0 && r->n_conns < RX_MAX_CONNS)
-				r->conns[r->n_conns++] = (struct rx_conn){.fd = fd};
-			else if (fd >= 0)
-				close(fd);
-		}
-	}
-	if (r->lfd >= 0)
-		close(r->lfd);
-	while (r->n_conns)
-		rx_conn_close(r, 0);
-	return NULL;
-}
-
-static void rx_start(struct rx *r)
-{
-	memset(r, 0, sizeof(*r));
-	pthread_mutex_init(&r->mu, NULL);
-	r->lfd = rx_listen(0, &r->port);
-	if (r->lfd < 0)
-		fail_msg("receiver: listen on 127.0.0.1:0: %s", strerror(errno));
-	assert_int_equal(pthread_create(&r->thread, NULL, rx_main, r), 0);
-}
-
-static void rx_stop(struct rx *r)
-{
-	pthread_mutex_lock(&r->mu);
-	r->stop = true;
-	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->thread, NULL);
-	for (int i = 0; i < r->n_reqs; i++) {
-		free(r->reqs[i].headers);
-		free(r->reqs[i].body);
-	}
-	pthread_mutex_destroy(&r->mu);
-}
-
-static void rx_mode(struct rx *r, enum rx_mode m, int fail_next)
-{
-	pthread_mutex_lock(&r->mu);
-	r->mode = m;
-	r->fail_next = fail_next;
-	pthread_mutex_unlock(&r->mu);
-}
-
-static int rx_count(struct rx *r)
-{
-	pthread_mutex_lock(&r->mu);
-	int n = r->n_reqs;
-	pthread_mutex_unlock(&r->mu);
-	return n;
-}
-
-/* Request `i`, which must have arrived (immutable from then on). */
-static const struct rx_req *rx_req(struct rx *r, int i)
-{
-	pthread_mutex_lock(&r->mu);
-	int n = r->n_reqs;
-	const struct rx_req *q = &r->reqs[i];
-	pthread_mutex_unlock(&r->mu);
-	if (i >= n)
-		fail_msg("request %d has not arrived (%d so far)", i, n);
-	return q;
-}
-
-static bool rx_is_down(void *arg)
-{
-	struct rx *r = arg;
-	pthread_mutex_lock(&r->mu);
-	bool d = r->is_down;
-	pthread_mutex_unlock(&r->mu);
-	return d;
-}
-
-static bool rx_is_up(void *arg)
-{
-	return !rx_is_down(arg);
-}
-
-static void rx_set_down(struct rx *r, bool down)
-{
-	pthread_mutex_lock(&r->mu);
-	r->want_down = down;
-	pthread_mutex_unlock(&r->mu);
-	bool ok = ccp_test_wait_until(down ? rx_is_down : rx_is_up, r, 5000);
-	if (!ok) {
-		char why[sizeof(r->why)];
-		pthread_mutex_lock(&r->mu);
-		memcpy(why, r->why, sizeof(why));
-		pthread_mutex_unlock(&r->mu);
-		fail_msg("receiver did not go %s: %s", down ? "down" : "up", why);
-	}
-}
 
 /* ---- fixture -------------------------------------------------------------- */
 
@@ -385,7 +82,7 @@ static int setup(void **state)
 	ccp_log_init(&f->log);
 	f->log.level = CCP_LOG_DEBUG;
 	f->log.fd = fileno(f->logf);
-	rx_start(&f->rx);
+	ccp_test_rx_start(&f->rx);
 	ccp_test_tmpdir_make(f->dir, sizeof(f->dir), "webhook");
 	*state = f;
 	return 0;
@@ -415,7 +112,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	fx_close(f, 0);
 	ccp_test_uv_close_loop(&f->loop);
-	rx_stop(&f->rx);
+	ccp_test_rx_stop(&f->rx);
 	fclose(f->logf);
 	ccp_test_tmpdir_remove(f->dir);
 	free(f);
@@ -485,7 +182,7 @@ static bool want_met(void *arg)
 	struct want *w = arg;
 	struct ccp_webhook_stats s = stats(w->f, -1);
 	return s.delivered >= w->delivered && s.failed_attempts >= w->failed && s.dropped_age >= w->dropped_age &&
-	       rx_count(&w->f->rx) >= w->reqs;
+	       ccp_test_rx_count(&w->f->rx) >= w->reqs;
 }
 
 static void run_until(struct fx *f, struct want w, int timeout_ms)
@@ -496,7 +193,7 @@ static void run_until(struct fx *f, struct want w, int timeout_ms)
 		fail_msg("timed out: delivered %" PRIu64 "/%" PRIu64 " failed %" PRIu64 "/%" PRIu64 " dropped_age %" PRIu64
 			 "/%" PRIu64 " requests %d/%d; log:\n%s",
 			 s.delivered, w.delivered, s.failed_attempts, w.failed, s.dropped_age, w.dropped_age,
-			 rx_count(&f->rx), w.reqs, log_text(f));
+			 ccp_test_rx_count(&f->rx), w.reqs, log_text(f));
 	}
 }
 
@@ -596,7 +293,7 @@ static void queues_of(struct fx *f, int from, int to, char *out, size_t cap)
 	size_t n = 0;
 	out[0] = 0;
 	for (int i = from; i < to; i++) {
-		const char *b = rx_req(&f->rx, i)->body;
+		const char *b = ccp_test_rx_req(&f->rx, i)->body;
 		for (const char *p = strstr(b, "\"queue\":\""); p; p = strstr(p + 1, "\"queue\":\"")) {
 			const char *v = p + 9, *e = strchr(v, '"');
 			n += (size_t)snprintf(out + n, cap - n, "%s%.*s", n ? "," : "", (int)(e - v), v);
@@ -668,7 +365,7 @@ static void test_generic(void **state)
 	post(f, &a);
 	run_until(f, (struct want){.delivered = 2, .reqs = 2}, 5000);
 
-	const struct rx_req *q = rx_req(&f->rx, 0);
+	const struct rx_req *q = ccp_test_rx_req(&f->rx, 0);
 	assert_string_equal(q->method, "POST");
 	assert_string_equal(q->target, "/hook/generic?token=" SECRET_QUERY);
 	char v[256];
@@ -688,7 +385,7 @@ static void test_generic(void **state)
 		   "\"ts\":1700000000123,\"started_at\":1700000000123}]}");
 	/* Numbers go out as the caller's text, unquoted. */
 	assert_non_null(strstr(q->body, "\"value\":0.62,\"threshold\":0.80,"));
-	q = rx_req(&f->rx, 1);
+	q = ccp_test_rx_req(&f->rx, 1);
 	json_equal(f, q->body,
 		   "{\"source\":\"ccpulse\",\"alerts\":[{\"rule\":\"sl_billing\",\"kind\":\"service_level_below\","
 		   "\"window\":\"15m\",\"queue\":\"bill\\\"ing\\\\/\\u0001\\t\\u00e9\\u260e\\ufffd\","
@@ -716,11 +413,11 @@ static void test_generic(void **state)
 		 "{\"rule\":\"waiting\",\"kind\":\"waiting_above\",\"window\":\"\",\"queue\":\"y\",\"state\":\"firing\","
 		 "\"value\":12,\"threshold\":10,\"ts\":1700000000000,\"started_at\":1700000000000}]}",
 		 xesc);
-	json_equal(f, rx_req(&f->rx, 2)->body, exp);
+	json_equal(f, ccp_test_rx_req(&f->rx, 2)->body, exp);
 	char qs[256];
 	queues_of(f, 3, 4, qs, sizeof(qs));
 	assert_string_equal(qs, "z");
-	assert_non_null(strstr(rx_req(&f->rx, 3)->body, "\"state\":\"resolved\""));
+	assert_non_null(strstr(ccp_test_rx_req(&f->rx, 3)->body, "\"state\":\"resolved\""));
 
 	struct ccp_webhook_stats s = stats(f, 0);
 	assert_int_equal(s.posted, 5);
@@ -730,7 +427,7 @@ static void test_generic(void **state)
 	assert_int_equal(s.retries, 0);
 	assert_int_equal(s.queued, 0);
 	assert_int_equal(s.last_status, 200);
-	assert_int_equal(rx_count(&f->rx), 4);
+	assert_int_equal(ccp_test_rx_count(&f->rx), 4);
 }
 
 /* The Alertmanager payload: one firing, its resolved, then a mixed batch. */
@@ -766,7 +463,7 @@ static void test_alertmanager(void **state)
 		 "\"commonLabels\":%s,\"commonAnnotations\":%s,\"externalURL\":\"\",\"version\":\"4\","
 		 "\"groupKey\":\"{}:{alertname=\\\"sl_billing\\\"}\",\"truncatedAlerts\":0}",
 		 labels, ann, fp, labels, ann);
-	json_equal(f, rx_req(&f->rx, 0)->body, exp);
+	json_equal(f, ccp_test_rx_req(&f->rx, 0)->body, exp);
 	ann = "{\"summary\":\"resolved: service level 0.85 (threshold 0.80) on billing (15m)\","
 	      "\"threshold\":\"0.80\",\"value\":\"0.85\"}";
 	snprintf(exp, sizeof(exp),
@@ -776,7 +473,7 @@ static void test_alertmanager(void **state)
 		 "\"commonLabels\":%s,\"commonAnnotations\":%s,\"externalURL\":\"\",\"version\":\"4\","
 		 "\"groupKey\":\"{}:{alertname=\\\"sl_billing\\\"}\",\"truncatedAlerts\":0}",
 		 labels, ann, fp, labels, ann);
-	json_equal(f, rx_req(&f->rx, 1)->body, exp);
+	json_equal(f, ccp_test_rx_req(&f->rx, 1)->body, exp);
 
 	/* One batch, two rules: a single promise with an unknown value
 	 * (firing) and a live kind (resolved). Status firing; no group; the
@@ -807,9 +504,9 @@ static void test_alertmanager(void **state)
 		 "\"commonAnnotations\":{\"threshold\":\"60000\"},\"externalURL\":\"\",\"version\":\"4\","
 		 "\"groupKey\":\"{}:{}\",\"truncatedAlerts\":0}",
 		 fp1, fp2);
-	json_equal(f, rx_req(&f->rx, 2)->body, exp);
+	json_equal(f, ccp_test_rx_req(&f->rx, 2)->body, exp);
 	/* Same labels, same fingerprint; different labels, different. */
-	assert_non_null(strstr(rx_req(&f->rx, 1)->body, fp));
+	assert_non_null(strstr(ccp_test_rx_req(&f->rx, 1)->body, fp));
 	assert_string_not_equal(fp1, fp2);
 	assert_string_not_equal(fp, fp2);
 }
@@ -829,16 +526,16 @@ static void test_retry_500_then_200(void **state)
 	o.backoff_min_ms = 100;
 	o.backoff_max_ms = 400;
 	fx_start(f, &o);
-	rx_mode(&f->rx, RX_OK, 2);
+	ccp_test_rx_mode(&f->rx, RX_OK, 2);
 
 	post_q(f, "a", true);
 	run_until(f, (struct want){.failed = 1, .reqs = 1}, 5000);
 	post_q(f, "a", false); /* its resolved, while the firing waits to retry */
 	run_until(f, (struct want){.delivered = 2, .reqs = 4}, 5000);
 
-	assert_int_equal(rx_count(&f->rx), 4);
-	const struct rx_req *r0 = rx_req(&f->rx, 0), *r1 = rx_req(&f->rx, 1), *r2 = rx_req(&f->rx, 2),
-			    *r3 = rx_req(&f->rx, 3);
+	assert_int_equal(ccp_test_rx_count(&f->rx), 4);
+	const struct rx_req *r0 = ccp_test_rx_req(&f->rx, 0), *r1 = ccp_test_rx_req(&f->rx, 1), *r2 = ccp_test_rx_req(&f->rx, 2),
+			    *r3 = ccp_test_rx_req(&f->rx, 3);
 	assert_int_equal(r0->status, 500);
 	assert_int_equal(r1->status, 500);
 	assert_int_equal(r2->status, 200);
@@ -889,7 +586,7 @@ static void test_receiver_down_then_up(void **state)
 	struct ccp_webhook_opts o;
 	test_opts(&o, f, &ep, 1);
 	fx_start(f, &o);
-	rx_set_down(&f->rx, true);
+	ccp_test_rx_set_down(&f->rx, true);
 
 	const char *qs[] = {"q0", "q1", "q2", "q3", "q4"};
 	for (int i = 0; i < 5; i++) {
@@ -902,19 +599,19 @@ static void test_receiver_down_then_up(void **state)
 	assert_int_equal(s.queued, 5);
 	assert_true(s.failed_attempts >= 3);
 	assert_int_equal(s.failed_attempts, s.attempts);
-	assert_int_equal(rx_count(&f->rx), 0);
+	assert_int_equal(ccp_test_rx_count(&f->rx), 0);
 	const char *log = log_text(f);
 	assert_non_null(strstr(log, "msg=\"webhook attempt failed\""));
 	assert_non_null(strstr(log, "error=\""));
 	assert_null(strstr(log, "SECRET"));
 
-	rx_set_down(&f->rx, false);
+	ccp_test_rx_set_down(&f->rx, false);
 	run_until(f, (struct want){.delivered = 5}, 5000);
 	char got[256];
-	queues_of(f, 0, rx_count(&f->rx), got, sizeof(got));
+	queues_of(f, 0, ccp_test_rx_count(&f->rx), got, sizeof(got));
 	assert_string_equal(got, "q0,q1,q2,q3,q4");
 	/* The retried batch held q0 alone; the rest went together after. */
-	assert_int_equal(rx_count(&f->rx), 2);
+	assert_int_equal(ccp_test_rx_count(&f->rx), 2);
 	s = stats(f, 0);
 	assert_int_equal(s.queued, 0);
 	assert_int_equal(s.dropped_full + s.dropped_age, 0);
@@ -944,12 +641,12 @@ static void test_queue_full_drops_oldest(void **state)
 	assert_int_equal(s.queued, 3);
 	run_until(f, (struct want){.delivered = 3, .reqs = 1}, 5000);
 	char got[128];
-	queues_of(f, 0, rx_count(&f->rx), got, sizeof(got));
+	queues_of(f, 0, ccp_test_rx_count(&f->rx), got, sizeof(got));
 	assert_string_equal(got, "q7,q8,q9");
 
 	/* With a batch in flight (stuck receiver), the limit counts the
 	 * alerts waiting behind it. */
-	rx_mode(&f->rx, RX_STUCK, 0);
+	ccp_test_rx_mode(&f->rx, RX_STUCK, 0);
 	post_q(f, "b0", true);
 	run_until(f, (struct want){.reqs = 2}, 5000);
 	for (int i = 1; i <= 5; i++) {
@@ -983,7 +680,7 @@ static void test_stuck_receiver_times_out(void **state)
 	test_opts(&o, f, &ep, 1);
 	o.timeout_ms = 300;
 	fx_start(f, &o);
-	rx_mode(&f->rx, RX_STUCK, 0);
+	ccp_test_rx_mode(&f->rx, RX_STUCK, 0);
 
 	long long t0 = ccp_test_now_ms();
 	post_q(f, "s", true);
@@ -993,13 +690,13 @@ static void test_stuck_receiver_times_out(void **state)
 	assert_non_null(strstr(log, "timed out"));
 	assert_non_null(strstr(log, "attempt=2"));
 
-	rx_mode(&f->rx, RX_OK, 0);
+	ccp_test_rx_mode(&f->rx, RX_OK, 0);
 	run_until(f, (struct want){.delivered = 1}, 5000);
-	int n = rx_count(&f->rx);
+	int n = ccp_test_rx_count(&f->rx);
 	assert_true(n >= 3);
 	for (int i = 1; i < n; i++)
-		assert_string_equal(rx_req(&f->rx, i)->body, rx_req(&f->rx, 0)->body);
-	assert_int_equal(rx_req(&f->rx, n - 1)->status, 200);
+		assert_string_equal(ccp_test_rx_req(&f->rx, i)->body, ccp_test_rx_req(&f->rx, 0)->body);
+	assert_int_equal(ccp_test_rx_req(&f->rx, n - 1)->status, 200);
 	struct ccp_webhook_stats s = stats(f, 0);
 	assert_int_equal(s.attempts, (uint64_t)n);
 	assert_int_equal(s.failed_attempts, (uint64_t)n - 1);
@@ -1017,7 +714,7 @@ static void test_max_age(void **state)
 	test_opts(&o, f, &ep, 1);
 	o.max_age_ms = 300;
 	fx_start(f, &o);
-	rx_set_down(&f->rx, true);
+	ccp_test_rx_set_down(&f->rx, true);
 
 	post_q(f, "old1", true);
 	post_q(f, "old2", true);
@@ -1027,11 +724,11 @@ static void test_max_age(void **state)
 	assert_int_equal(s.delivered, 0);
 	assert_non_null(strstr(log_text(f), "webhook alert dropped undelivered after max_age_ms"));
 
-	rx_set_down(&f->rx, false);
+	ccp_test_rx_set_down(&f->rx, false);
 	post_q(f, "new", true);
 	run_until(f, (struct want){.delivered = 1}, 5000);
 	char got[64];
-	queues_of(f, 0, rx_count(&f->rx), got, sizeof(got));
+	queues_of(f, 0, ccp_test_rx_count(&f->rx), got, sizeof(got));
 	assert_string_equal(got, "new");
 }
 
@@ -1064,8 +761,8 @@ static void test_endpoints_independent(void **state)
 	struct ccp_webhook_stats bad;
 	assert_int_equal(ccp_webhook_stats(f->wh, 2, &bad), -EINVAL);
 	assert_int_equal(ccp_webhook_stats(f->wh, -2, &bad), -EINVAL);
-	assert_int_equal(rx_count(&f->rx), 1);
-	assert_string_equal(rx_req(&f->rx, 0)->target, "/up");
+	assert_int_equal(ccp_test_rx_count(&f->rx), 1);
+	assert_string_equal(ccp_test_rx_req(&f->rx, 0)->target, "/up");
 }
 
 /* Close: with alerts queued and a request in flight (no flush); with a
@@ -1081,7 +778,7 @@ static void test_close(void **state)
 	fx_start(f, &o);
 
 	/* Queued and in flight, no flush: everything is freed. */
-	rx_mode(&f->rx, RX_STUCK, 0);
+	ccp_test_rx_mode(&f->rx, RX_STUCK, 0);
 	post_q(f, "a", true);
 	run_until(f, (struct want){.reqs = 1}, 5000);
 	for (int i = 0; i < 20; i++)
@@ -1096,21 +793,21 @@ static void test_close(void **state)
 	assert_non_null(strstr(log_text(f), "dropped=21"));
 
 	/* Flush: posted and closed in the same turn, delivered before the end. */
-	rx_mode(&f->rx, RX_OK, 0);
+	ccp_test_rx_mode(&f->rx, RX_OK, 0);
 	f->closed = false;
 	fx_start(f, &o);
-	int before = rx_count(&f->rx);
+	int before = ccp_test_rx_count(&f->rx);
 	post_q(f, "c1", true);
 	post_q(f, "c2", true);
 	post_q(f, "c3", true);
 	fx_close(f, 3000);
-	assert_int_equal(rx_count(&f->rx), before + 1);
-	const char *b = rx_req(&f->rx, before)->body;
+	assert_int_equal(ccp_test_rx_count(&f->rx), before + 1);
+	const char *b = ccp_test_rx_req(&f->rx, before)->body;
 	assert_non_null(strstr(b, "\"queue\":\"c1\""));
 	assert_non_null(strstr(b, "\"queue\":\"c3\""));
 
 	/* Flush against a stuck receiver: the deadline ends it. */
-	rx_mode(&f->rx, RX_STUCK, 0);
+	ccp_test_rx_mode(&f->rx, RX_STUCK, 0);
 	f->closed = false;
 	fx_start(f, &o);
 	post_q(f, "d", true);
@@ -1122,17 +819,17 @@ static void test_close(void **state)
 
 	/* Flush while a 10 s backoff holds the endpoint: it tries again at
 	 * once, so the alert gets out before the 3 s deadline. */
-	rx_mode(&f->rx, RX_OK, 1);
+	ccp_test_rx_mode(&f->rx, RX_OK, 1);
 	o.backoff_min_ms = o.backoff_max_ms = 10000;
 	f->closed = false;
 	fx_start(f, &o);
-	before = rx_count(&f->rx);
+	before = ccp_test_rx_count(&f->rx);
 	post_q(f, "e", true);
 	run_until(f, (struct want){.failed = 1, .reqs = before + 1}, 5000);
 	fx_close(f, 3000);
-	assert_int_equal(rx_count(&f->rx), before + 2);
-	assert_int_equal(rx_req(&f->rx, before + 1)->status, 200);
-	assert_string_equal(rx_req(&f->rx, before + 1)->body, rx_req(&f->rx, before)->body);
+	assert_int_equal(ccp_test_rx_count(&f->rx), before + 2);
+	assert_int_equal(ccp_test_rx_req(&f->rx, before + 1)->status, 200);
+	assert_string_equal(ccp_test_rx_req(&f->rx, before + 1)->body, ccp_test_rx_req(&f->rx, before)->body);
 	/* teardown runs the loop dry: uv_loop_close() == 0. */
 }
 
