@@ -648,6 +648,8 @@ struct ccp_source_kafka *ccp_source_kafka_new(const struct ccp_source_kafka_opts
 	    conf_set(conf, "fetch.wait.max.ms", CCP_SOURCE_KAFKA_FETCH_WAIT_MS, err, errlen) ||
 	    conf_set(conf, "partition.assignment.strategy", "range,roundrobin", err, errlen) ||
 	    conf_set(conf, "auto.offset.reset", "earliest", err, errlen) ||
+	    conf_set(conf, "session.timeout.ms", CCP_SOURCE_KAFKA_SESSION_TIMEOUT_MS, err, errlen) ||
+	    conf_set(conf, "heartbeat.interval.ms", CCP_SOURCE_KAFKA_HEARTBEAT_MS, err, errlen) ||
 	    conf_common(conf, o->brokers, o->client_id ? o->client_id : "ccpulse", src, o->log, o->kafka, o->n_kafka,
 			err, errlen) ||
 	    conf_set(conf, "group.id", o->group, err, errlen) ||

@@ -104,6 +104,14 @@ struct ccp_source_kafka_global;
 #define CCP_SOURCE_KAFKA_QUEUED_MAX_KBYTES 16384
 #define CCP_SOURCE_KAFKA_PARTITION_FETCH_BYTES "8388608"
 #define CCP_SOURCE_KAFKA_FETCH_WAIT_MS "20"
+/* A crashed instance's partitions wait this long for a new owner
+ * (librdkafka's default is 45 s); 10 s stays above the brokers' usual
+ * group.min.session.timeout.ms (6 s) with room for a busy network. A
+ * clean stop leaves the group at once, and static membership
+ * (kafka.group.instance.id, one per instance) lets a restart take its
+ * partitions straight back. */
+#define CCP_SOURCE_KAFKA_SESSION_TIMEOUT_MS "10000"
+#define CCP_SOURCE_KAFKA_HEARTBEAT_MS "1000"
 
 /* Dead-letter headers (contract/events.md: "the reason in a header"). */
 #define CCP_SOURCE_KAFKA_HDR_REASON "ccpulse-reason"

@@ -69,6 +69,28 @@ static bool ready(void *arg)
 	return st.partitions == 4 && st.redis_ready;
 }
 
+static void pipeline_start(struct world *w)
+{
+	char err[512];
+	struct ccp_pipeline_opts o = {.cfg = &w->cfg, .log = &w->log, .client_id = "alerts"};
+	w->p = ccp_pipeline_new(&o, err, sizeof(err));
+	if (!w->p)
+		fail_msg("pipeline: %s", err);
+	assert_int_equal(ccp_pipeline_start(w->p), 0);
+	/* Joined the group first: deadlines below are measured from here. */
+	assert_true(ccp_test_wait_until(ready, w->p, ccp_test_ms(30000)));
+}
+
+static void pipeline_stop(struct world *w)
+{
+	char err[512];
+	ccp_pipeline_stop(w->p);
+	if (ccp_pipeline_join(w->p, err, sizeof(err)))
+		fail_msg("pipeline run: %s", err);
+	ccp_pipeline_free(w->p);
+	w->p = NULL;
+}
+
 static int setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
@@ -123,13 +145,7 @@ static int setup(void **state)
 		fail_msg("config: %s", err);
 	ccp_log_init(&w->log);
 	w->log.level = CCP_LOG_WARN;
-	struct ccp_pipeline_opts o = {.cfg = &w->cfg, .log = &w->log, .client_id = "alerts"};
-	w->p = ccp_pipeline_new(&o, err, sizeof(err));
-	if (!w->p)
-		fail_msg("pipeline: %s", err);
-	assert_int_equal(ccp_pipeline_start(w->p), 0);
-	/* Joined the group first: deadlines below are measured from here. */
-	assert_true(ccp_test_wait_until(ready, w->p, ccp_test_ms(30000)));
+	pipeline_start(w);
 	*state = w;
 	return 0;
 }
@@ -137,11 +153,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct world *w = *state;
-	char err[512];
-	ccp_pipeline_stop(w->p);
-	if (ccp_pipeline_join(w->p, err, sizeof(err)))
-		fail_msg("pipeline run: %s", err);
-	ccp_pipeline_free(w->p);
+	pipeline_stop(w);
 	ccp_test_rx_stop(&w->rx);
 	ccp_config_free(&w->cfg);
 	rd_kafka_destroy(w->producer);
@@ -289,6 +301,53 @@ static void test_service_level_fires_and_resolves_once(void **state)
 	pthread_mutex_unlock(&w->rx.mu);
 }
 
+/* A restart while an alert fires: the new process knows it fires (the
+ * record of firing alerts in Redis), says nothing while it still holds,
+ * and says `resolved` once when it clears. */
+static void test_restart_mid_alert(void **state)
+{
+	struct world *w = *state;
+	int64_t t0 = ccp_log_wall_ms() - 150000;
+	for (int i = 0; i < 20; i++) {
+		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"a%d\"", t0 + i * 100, i);
+		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"a%d\"", t0 + 60000 + i * 100,
+		     i);
+	}
+	flush(w);
+	struct seen s;
+	wait_entries(w, &s, 1);
+	assert_string_equal(s.line[0], "sl billing firing 0");
+	pipeline_stop(w);
+	pipeline_start(w);
+	/* Still breaching after the restart: 10 more slow answers. */
+	for (int i = 0; i < 10; i++) {
+		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"d%d\"", t0 + 61000 + i * 10, i);
+		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"d%d\"", t0 + 120000 + i * 10,
+		     i);
+	}
+	flush(w);
+	s.want = 2;
+	assert_false(ccp_test_wait_until(stream_has, &s, ccp_test_ms(2000)));
+	assert_int_equal(s.n, 1); /* no second `firing` */
+	/* 300 answered at once: 300/330 = 91 %, past the clear line. */
+	for (int i = 0; i < 300; i++) {
+		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"e%d\"", t0 + 121000 + i * 10, i);
+		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"e%d\"", t0 + 122000 + i * 10,
+		     i);
+	}
+	flush(w);
+	wait_entries(w, &s, 2);
+	if (strncmp(s.line[1], "sl billing resolved", 19))
+		fail_msg("second alert: %s", s.line[1]);
+	s.want = 3;
+	assert_false(ccp_test_wait_until(stream_has, &s, ccp_test_ms(1500)));
+	assert_int_equal(s.n, 2);
+	/* The record of firing alerts is empty again. */
+	redisContext *c = ccp_test_redis_connect(&w->redis);
+	assert_int_equal(ccp_test_redis_int(c, "HLEN ccpulse:state:firing"), 0);
+	redisFree(c);
+}
+
 static void test_promise_deadline_fires_on_the_wall_clock(void **state)
 {
 	struct world *w = *state;
@@ -413,6 +472,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_service_level_fires_and_resolves_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_promise_deadline_fires_on_the_wall_clock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_mid_alert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_each_kind_fires_and_resolves_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
