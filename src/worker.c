@@ -107,6 +107,7 @@ struct part {
 				   * `rendered`), so Redis never goes back; -1: not replaying */
 	int64_t replay_from_mono_ms;
 	int64_t next_ckpt_mono_ms;
+	bool ckpt_dirty;          /* state changed since the last checkpoint */
 	struct ccp_webhook_alert *hooks; /* transitions since the last render, for webhooks */
 	uint32_t n_hooks, cap_hooks;
 };
@@ -598,8 +599,10 @@ static void render(struct ccp_worker *w, struct part *p, struct ccp_worker_revok
 	}
 	ccp_recovery_render(p->cur, cfg->prefix, p->id, p->next_offset, ckpt ? w->snap.data : NULL,
 			    ckpt ? w->snap.len : 0, p->rejects);
-	if (ckpt)
+	if (ckpt) {
 		p->next_ckpt_mono_ms = now_mono + cfg->checkpoint_interval_ms;
+		p->ckpt_dirty = false;
+	}
 	if (any) {
 		ccp_cmdbuf_begin(p->cur);
 		ccp_cmdbuf_arg_str(p->cur, "PUBLISH");
@@ -717,7 +720,7 @@ static void on_message(struct ccp_worker *w, int32_t partition, const rd_kafka_m
 		}
 		p->next_offset = v.offset + 1;
 		p->last_msg_mono_ms = mono_ms();
-		p->changed = true;
+		p->changed = p->ckpt_dirty = true;
 	}
 	/* A message of a partition we do not hold (cannot happen: assign
 	 * precedes messages on the same ring) is released unread. */
@@ -753,9 +756,12 @@ static void tick(struct ccp_worker *w, int64_t now_mono)
 		if (w->o.idle_advance_ms > 0 && now_mono - p->last_msg_mono_ms >= w->o.idle_advance_ms &&
 		    ccp_engine_now(p->e) != INT64_MIN && ccp_engine_now(p->e) < wall) {
 			ccp_engine_advance_to(p->e, wall);
-			p->changed = true;
+			p->changed = p->ckpt_dirty = true;
 		}
-		if (!p->changed || replaying(w, p, now_mono))
+		/* A checkpoint comes due even when the figures stand still: the
+		 * last events before a quiet spell must not be re-read for long. */
+		bool ckpt_due = p->ckpt_dirty && now_mono >= p->next_ckpt_mono_ms;
+		if (!(p->changed || ckpt_due) || replaying(w, p, now_mono))
 			continue;
 		if (p->spare)
 			render(w, p, NULL);

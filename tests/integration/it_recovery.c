@@ -452,6 +452,30 @@ static bool settled(void *arg)
 	       same_content(s->w, s->why, sizeof(s->why));
 }
 
+/* Every partition's checkpoint covers what its figures cover: a quiet
+ * partition still checkpoints its last events. */
+static bool checkpoints_current(void *arg)
+{
+	struct settle *s = arg;
+	for (int r = 0; r < 2; r++) {
+		redisContext *c = ccp_test_redis_connect(&s->w->redis[r]);
+		bool ok = true;
+		for (int p = 0; p < PARTITIONS && ok; p++) {
+			redisReply *x = ccp_test_redis_cmd(c, "HMGET ccpulse:state:part:%d rendered ckpt_offset", p);
+			const char *a = x->element[0]->str, *b = x->element[1]->str;
+			ok = (!a && !b) || (a && b && !strcmp(a, b));
+			if (!ok)
+				snprintf(s->why, sizeof(s->why), "redis %d partition %d: figures at %s, checkpoint at %s", r, p,
+					 a ? a : "-", b ? b : "-");
+			freeReplyObject(x);
+		}
+		redisFree(c);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 static void expect_identical(struct world *w, const char *scenario)
 {
 	struct settle s = {.w = w};
@@ -466,6 +490,10 @@ static void expect_identical(struct world *w, const char *scenario)
 	}
 	print_message("%s: %s (%zu contact events, settled %lld ms after the last was produced)\n", scenario, s.why,
 		      w->n_contact, ccp_test_now_ms() - t0);
+	if (!ccp_test_wait_until(checkpoints_current, &s, 5000)) {
+		print_logs(w);
+		fail_msg("%s: checkpoints behind the figures: %s", scenario, s.why);
+	}
 	for (int i = 0; i < MAX_INST; i++)
 		if (w->inst[i].pid > 0) {
 			ccp_test_stop_pid(w->inst[i].pid, 10000);
