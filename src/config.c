@@ -56,6 +56,8 @@ struct key {
 	const char *arg;     /* the flag's value, for --help */
 	check_fn check;
 	bool secret_value; /* the value may hold a secret: shown redacted */
+	bool secret_query; /* a URL whose query may hold a token: shown as ?*** */
+	bool secret_whole; /* all of it is secret: shown as *** */
 	const char *help;
 };
 
@@ -125,12 +127,12 @@ static const struct key keys[] = {
 	{.name = "alerts.stream_maxlen", .type = T_INT, OFF(alerts_stream_maxlen), .min = 100, .max = 100000000,
 	 .def = "10000", .help = "approximate cap of the alerts stream"},
 	{.name = "alerts.webhook.url", .type = T_STR, STR(webhook_url), .def = "", .check = check_webhook_url,
-	 .secret_value = true,
+	 .secret_value = true, .secret_query = true,
 	 .help = "http(s) URL that gets each alert transition as a JSON POST (after Redis has it), retried with backoff; empty: off; never printed"},
 	{.name = "alerts.webhook.format", .type = T_ENUM, STR(webhook_format), .def = "generic",
 	 .choices = "generic|alertmanager",
 	 .help = "body shape: generic ({\"source\":\"ccpulse\",\"alerts\":[...]}) or the Prometheus Alertmanager webhook payload"},
-	{.name = "alerts.webhook.header", .type = T_STR, STR(webhook_header), .def = "", .secret_value = true,
+	{.name = "alerts.webhook.header", .type = T_STR, STR(webhook_header), .def = "", .secret_whole = true,
 	 .help = "one extra request header, \"Name: value\" (e.g. Authorization: Bearer ...); never printed or logged"},
 	{.name = "alerts.webhook.timeout", .type = T_DUR, OFF(webhook_timeout_ms), .min = 100, .max = MIN, .def = "5s",
 	 .help = "one webhook attempt (connect, send, answer) at most this long"},
@@ -243,9 +245,14 @@ static void redact_url(const char *url, char *out, size_t len)
 /* The value as it may appear in a message or a listing. */
 static const char *shown(const struct key *k, const char *v, char *buf, size_t len)
 {
+	if (k->secret_whole && *v)
+		return "***";
 	if (!k->secret_value)
 		return v;
 	redact_url(v, buf, len);
+	char *q = k->secret_query ? strchr(buf, '?') : NULL;
+	if (q && (size_t)(q - buf) + 5 <= len)
+		memcpy(q, "?***", 5);
 	return buf;
 }
 

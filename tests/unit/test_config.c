@@ -301,9 +301,16 @@ static void test_print_redacts_and_round_trips(void **state)
 	assert_int_equal(load("redis: {url: \"redis://u:s3cret@127.0.0.1:6390/2\"}\nprefix: \"p\\\"q\"\n"
 			      "kafka:\n  sasl.password: hunter2\n  ssl.key.password: k3y\n  sasl.oauthbearer.client.secret: xyz\n"
 			      "  client.id: \"me:1\"\nqueues:\n  \"x y:z\": {service_level: {sms: 90s}}\n"
-			      "windows:\n  - {name: w-1, length: 90m, bucket: 30s}\ntimezone: Asia/Kathmandu\n"),
+			      "windows:\n  - {name: w-1, length: 90m, bucket: 30s}\ntimezone: Asia/Kathmandu\n"
+			      "alerts:\n  webhook:\n    url: \"https://hook:pw9@127.0.0.1:9/x?token=tk7\"\n"
+			      "    header: \"Authorization: Bearer b8r\"\n"),
 			 0);
 	char *text = printed();
+	assert_null(strstr(text, "pw9"));
+	assert_null(strstr(text, "tk7"));
+	assert_null(strstr(text, "b8r"));
+	assert_non_null(strstr(text, "alerts.webhook.url: \"https://hook:***@127.0.0.1:9/x?***\"\n"));
+	assert_non_null(strstr(text, "alerts.webhook.header: \"***\"\n"));
 	assert_null(strstr(text, "hunter2"));
 	assert_null(strstr(text, "k3y"));
 	assert_null(strstr(text, "xyz"));
