@@ -91,14 +91,15 @@ static void check_object(redisContext *c, const char *key, const char *obj, int 
 		char pair[256], name[160];
 		snprintf(name, sizeof(name), "\"%s\":", f);
 		char *end;
-		strtod(v, &end);
-		if (*end || !*v) {
+		double dv = strtod(v, &end);
+		if (*end || !*v || dv - dv != 0) { /* not a number, or inf */
 			if (strstr(obj, name))
 				fail_msg("%s: non-numeric %s=%s is in %s", key, f, v, obj);
 			continue;
 		}
-		/* 1e3 is not JSON's spelling of a plain number: reformatted */
-		snprintf(pair, sizeof(pair), "\"%s\":%s", f, strcmp(v, "1e3") ? v : "1000");
+		/* Numbers JSON spells otherwise are reformatted. */
+		const char *want = !strcmp(v, "+5") ? "5" : !strcmp(v, "007") ? "7" : v;
+		snprintf(pair, sizeof(pair), "\"%s\":%s", f, want);
 		const char *at = strstr(obj, pair);
 		if (!at || (at[strlen(pair)] != ',' && at[strlen(pair)] != '}'))
 			fail_msg("%s: %s not in %s", key, pair, obj);
@@ -113,7 +114,8 @@ static void write_center(redisContext *c)
 	static const char *const cmds[] = {
 		"SADD " P ":queues sales billing",
 		"HSET " P ":q:billing:15m offered 40 answered 36 abandoned 2 service_level 0.8125 abandon_rate 0.0526316 "
-		"asa_ms 14250 promise_kept_rate 0.9 csat_avg 4.25 window_start 1795339800000 note n/a weird 1e3",
+		"asa_ms 14250 promise_kept_rate 0.9 csat_avg 4.25 window_start 1795339800000 note n/a weird 1e3 plus +5 "
+		"octal 007 big inf",
 		"HSET " P ":q:billing:live waiting 3 longest_wait_ms 102000 promises_overdue 1 agents_available 4",
 		"HSET " P ":q:sales:15m offered 10 answered 10 service_level 1 asa_ms 3000",
 		"HSET " P ":q:sales:1h offered 55 answered 50 service_level 0.74 asa_ms 21000",
@@ -247,7 +249,7 @@ static void test_api(void **state)
 	assert_true(gen > 1700000000000LL);
 	char obj[4096];
 	object_after(d, "{\"id\":\"billing\",\"window\":{", obj, sizeof(obj));
-	check_object(c, P ":q:billing:15m", obj, 10);
+	check_object(c, P ":q:billing:15m", obj, 12);
 	object_after(strstr(d, "{\"id\":\"billing\""), "\"live\":{", obj, sizeof(obj));
 	check_object(c, P ":q:billing:live", obj, 4);
 	object_after(d, "{\"id\":\"sales\",\"window\":{", obj, sizeof(obj));
