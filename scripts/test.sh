@@ -23,7 +23,7 @@ echo "== ASan+UBSan suite"
 build build/asan clang -DCCP_SANITIZE=address,undefined -DCCP_BUILD_BENCH=OFF
 (cd build/asan && CCP_TEST_TIMEOUT_MULTIPLIER=3 ASAN_OPTIONS=detect_leaks=1 \
   LSAN_OPTIONS="suppressions=$PWD/../../tests/lsan.supp" \
-  UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j "$JOBS" -LE 'slow|browser')
+  UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j "$JOBS" -LE slow)
 
 echo "== TSan suite (threaded parts)"
 build build/tsan clang -DCCP_SANITIZE=thread -DCCP_BUILD_BENCH=OFF

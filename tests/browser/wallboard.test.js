@@ -196,6 +196,7 @@ async function main() {
     `redis://127.0.0.1:${redisPort}/0`, '--http', '127.0.0.1:0', '--prefix', PREFIX, '--publish-interval', '250ms'],
   /listening on port (\d+)/, 15000);
   const base = `http://127.0.0.1:${proc.match[1]}`;
+  let procExit = null;
   log(`ccpulse run serving ${base}`);
   writeCenter();
 
@@ -296,11 +297,14 @@ async function main() {
     check(errors.length === 0, `no page errors ${errors.join('; ')}`);
   } finally {
     await browser.close();
-    const rc = await stop(proc, 10000);
-    if (rc && rc.code !== 0) log(`ccpulse run exited ${rc.code ?? rc.sig}:\n${proc.out.slice(-2000)}`);
+    procExit = await stop(proc, 10000);
     await stop(broker);
     await stop(redis);
   }
+  /* A clean shutdown (and, in a sanitizer build, no leak report). */
+  check(procExit && procExit.code === 0,
+    `ccpulse run exits 0 on SIGTERM (${procExit && (procExit.code ?? procExit.sig)})${
+      procExit && procExit.code === 0 ? '' : ':\n' + proc.out.slice(-3000)}`);
 }
 
 async function cleanup() {
