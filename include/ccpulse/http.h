@@ -148,7 +148,7 @@ void ccp_http_response_sse(struct ccp_http_response *res);
  * -EINVAL (NULL or too long), -ENOMEM (then the request is answered as a
  * plain response: status, body). */
 int ccp_http_response_sse_tag(struct ccp_http_response *res, const char *tag);
-#define CCP_HTTP_SSE_TAG_MAX 4096
+#define CCP_HTTP_SSE_TAG_MAX 65536
 
 /* The value of request header `name` (case-insensitive), its length in
  * *len; NULL if absent. Valid during the handler call. */
