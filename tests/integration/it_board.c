@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -23,7 +24,9 @@
 #include <unistd.h>
 
 #include "ccp_test.h"
+#include "ccpulse/board.h"
 #include "ccpulse/broker.h"
+#include "ccpulse/http.h"
 #include "ccpulse/config.h"
 #include "ccpulse/log.h"
 #include "ccpulse/pipeline.h"
@@ -350,9 +353,116 @@ static void test_api(void **state)
 	ccp_broker_stop(broker);
 }
 
+/* ---- a board on a loop of the test's own ------------------------------------ */
+
+static bool never(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+struct reads_wait {
+	struct ccp_board *b;
+	uint64_t n;
+};
+
+static bool reads_done(void *arg)
+{
+	struct reads_wait *w = arg;
+	struct ccp_board_stats st;
+	ccp_board_stats(w->b, &st);
+	return st.reads_ok >= w->n;
+}
+
+static uint64_t evalsha_calls(redisContext *c)
+{
+	redisReply *r = ccp_test_redis_cmd(c, "INFO commandstats");
+	const char *p = strstr(r->str, "cmdstat_evalsha:calls=");
+	uint64_t n = p ? strtoull(p + 22, NULL, 10) : 0;
+	freeReplyObject(r);
+	return n;
+}
+
+static void http_closed(void *ud)
+{
+	*(bool *)ud = true;
+}
+
+/* Reads run only while someone looks: none before a look, several during,
+ * none once idle_after_ms has passed (Redis counts the EVALSHAs); the
+ * last snapshot stays. */
+static void test_reads_only_while_watched(void **state)
+{
+	(void)state;
+	char err[512];
+	struct ccp_test_redis redis;
+	ccp_test_redis_start(&redis, NULL);
+	redisContext *c = ccp_test_redis_connect(&redis);
+	write_center(c);
+	struct ccp_config cfg;
+	ccp_config_defaults(&cfg);
+	assert_int_equal(ccp_config_set(&cfg, "redis.url", redis.url, err, sizeof(err)), 0);
+	assert_int_equal(ccp_config_set(&cfg, "prefix", P, err, sizeof(err)), 0);
+	assert_int_equal(ccp_config_set(&cfg, "publish_interval", "50ms", err, sizeof(err)), 0);
+	assert_int_equal(ccp_config_finish(&cfg, err, sizeof(err)), 0);
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	struct ccp_http_opts ho;
+	ccp_http_opts_defaults(&ho);
+	ho.addr = "127.0.0.1:0";
+	struct ccp_http *http = ccp_http_new(&loop, &ho, err, sizeof(err));
+	assert_non_null(http);
+	struct ccp_board_opts bo;
+	ccp_board_opts_defaults(&bo);
+	bo.cfg = &cfg;
+	bo.idle_after_ms = 400;
+	struct ccp_board *b = ccp_board_new(&loop, http, &bo, err, sizeof(err));
+	assert_non_null(b);
+
+	ccp_test_uv_run_until(&loop, never, NULL, 400);
+	assert_int_equal(evalsha_calls(c), 0); /* nobody looked */
+	char *doc = NULL;
+	size_t len;
+	assert_int_equal(ccp_board_json(b, NULL, NULL, &doc, &len), -ENOENT);
+
+	assert_int_equal(ccp_board_watch(b, "nope"), -EINVAL);
+	assert_int_equal(ccp_board_watch(b, NULL), 0);
+	struct reads_wait rw = {b, 3};
+	assert_true(ccp_test_uv_run_until(&loop, reads_done, &rw, 5000));
+	/* idle_after_ms passes (the deadline scales, so wait past it) */
+	ccp_test_uv_run_until(&loop, never, NULL, 600);
+	uint64_t calls = evalsha_calls(c);
+	assert_true(calls >= 3);
+	ccp_test_uv_run_until(&loop, never, NULL, 500);
+	assert_int_equal(evalsha_calls(c), calls);
+
+	assert_int_equal(ccp_board_json(b, NULL, "billing", &doc, &len), 0);
+	assert_non_null(strstr(doc, "\"window\":\"15m\""));
+	assert_non_null(strstr(doc, "\"queues\":[{\"id\":\"billing\""));
+	assert_null(strstr(doc, "\"id\":\"sales\""));
+	free(doc);
+	assert_int_equal(ccp_board_json(b, "1h", NULL, &doc, &len), -ENOENT); /* never watched */
+	assert_int_equal(ccp_board_json(b, "bogus", NULL, &doc, &len), -EINVAL);
+	struct ccp_board_stats st;
+	ccp_board_stats(b, &st);
+	assert_int_equal(st.reads_failed, 0);
+	assert_int_equal(st.queues_last, 2);
+	assert_true(st.redis_connected);
+
+	bool closed = false;
+	ccp_http_close(http, http_closed, &closed);
+	ccp_board_close(b, NULL, NULL);
+	ccp_test_uv_close_loop(&loop);
+	assert_true(closed);
+	redisFree(c);
+	ccp_config_free(&cfg);
+	ccp_test_redis_free(&redis);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reads_only_while_watched),
 		cmocka_unit_test(test_api),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
