@@ -138,6 +138,7 @@ static double evalsha_usec_per_call(redisContext *c)
 	return v;
 }
 
+/* One measuring run of the loop. Owner: measure()'s frame; main thread (the loop's). */
 struct run {
 	uv_loop_t *loop;
 	struct ccp_board *board;

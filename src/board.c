@@ -90,27 +90,30 @@ static const char READ_SCRIPT[] =
 	"end\n"
 	"return out\n";
 
-/* A growable byte buffer (malloc). Owner: whoever embeds it. */
+/* A growable byte buffer (malloc). Owner: whoever embeds it; loop thread. */
 struct buf {
 	char *p;
 	size_t len, cap;
 	bool oom;
 };
 
-/* A slice of a result's arena. */
+/* A slice of a result's arena (borrowed: lives as long as the result).
+ * Loop thread. */
 struct slice {
 	const char *p;
 	size_t len;
 };
 
 /* A queue of a result: its id and where its objects are in `el` (the
- * live object, then one per window of the read). */
+ * live object, then one per window of the read). Owner: its result; loop
+ * thread. */
 struct qref {
 	struct slice id;
 	size_t base; /* index in `el` of its live object */
 };
 
-/* A firing alert: its queue ("" when center-wide) and its object. */
+/* A firing alert: its queue ("" when center-wide) and its object.
+ * Owner: its result; loop thread. */
 struct aref {
 	struct slice queue, json;
 };
@@ -133,14 +136,16 @@ struct result {
 	uint64_t done_ms; /* uv_now when it arrived */
 };
 
-/* A window's last snapshot: the result it came from and its place there. */
+/* A window's last snapshot: the result it came from (one reference) and
+ * its place there. Owner: the board; loop thread. */
 struct slot {
 	struct result *r;
 	uint32_t widx;
 };
 
 /* A queue filter (?queues=a,b): ids sorted and unique, slices into
- * `text`. Owner: whoever embeds it. */
+ * `text`. Owner: whoever embeds it (a request's frame, or a watch); loop
+ * thread. */
 struct filter {
 	char *text;
 	struct slice *ids;
@@ -380,7 +385,8 @@ static void buf_key(struct buf *b, const char *s, size_t len)
 	buf_add(b, "\"", 1);
 }
 
-/* Where a piece of the arena is while it still grows. */
+/* Where a piece of the arena is while it still grows (offsets survive
+ * its reallocs). Owner: result_parse's frame. */
 struct span {
 	size_t off, len;
 };

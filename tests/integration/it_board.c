@@ -139,6 +139,7 @@ static void write_center(redisContext *c)
 	}
 }
 
+/* A GET retried until it answers 200 (with `needle`). Owner: the test thread. */
 struct get_wait {
 	int port;
 	const char *path;
@@ -156,7 +157,8 @@ static bool got(void *arg)
 
 /* ---- the event stream ---------------------------------------------------- */
 
-/* A stream's bytes; `from` marks where the next search starts. */
+/* A stream's bytes; `from` marks where the next search starts. Owner:
+ * the test thread. */
 struct sse {
 	int fd;
 	char *buf;
@@ -361,6 +363,7 @@ static bool never(void *arg)
 	return false;
 }
 
+/* Waits for `n` good reads. Owner: the test thread. */
 struct reads_wait {
 	struct ccp_board *b;
 	uint64_t n;
