@@ -8,6 +8,7 @@ PACKAGES=(
   librdkafka-dev libuv1-dev libhiredis-dev libcmocka-dev libyaml-dev
   libyajl-dev libjson-c-dev libjsmn-dev libh2o-dev libssl-dev libcurl4-openssl-dev
   redis-server redis-tools tzdata python3 kcat
+  chromium
 )
 
 SUDO=""
@@ -25,6 +26,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: all ${#PACKAGES[@]} packages present"
+fi
+
+# The wallboard's browser test (tests/browser) drives Debian's chromium with
+# playwright-core from npm, on the machine's Node.js (20 or later; Debian
+# 12's own nodejs is 18, too old for it, so it is not installed here).
+# Debian's npm comes in only when there is no npm at all.
+if command -v node >/dev/null 2>&1; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing npm"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm
+  fi
+  (cd "$(dirname "$0")/../tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "setup: no node on PATH: the browser test (browser_wallboard) will fail until Node.js 20 is installed" >&2
 fi
 
 # The Debian redis-server package starts a system instance on 6379; ccpulse's

@@ -39,6 +39,7 @@ enum ktype {
 	T_DUR,  /* int64_t ms, min..max */
 	T_INT,  /* int64_t, min..max */
 	T_U32,  /* uint32_t, min..max */
+	T_RATIO, /* double 0..1, written 0.8 or 80% */
 };
 
 /* Extra validation of a key's text value; may fill derived fields. */
@@ -68,6 +69,7 @@ static int check_nonempty(struct ccp_config *c, const char *v, char *err, size_t
 static int check_timezone(struct ccp_config *c, const char *v, char *err, size_t errlen);
 static int check_sl_variant(struct ccp_config *c, const char *v, char *err, size_t errlen);
 static int check_webhook_url(struct ccp_config *c, const char *v, char *err, size_t errlen);
+static int check_wallboard_window(struct ccp_config *c, const char *v, char *err, size_t errlen);
 
 #define OFF(f) .off = offsetof(struct ccp_config, f)
 #define STR(f) OFF(f), .size = sizeof(((struct ccp_config *)0)->f)
@@ -136,6 +138,10 @@ static const struct key keys[] = {
 	 .help = "one extra request header, \"Name: value\" (e.g. Authorization: Bearer ...); never printed or logged"},
 	{.name = "alerts.webhook.timeout", .type = T_DUR, OFF(webhook_timeout_ms), .min = 100, .max = MIN, .def = "5s",
 	 .help = "one webhook attempt (connect, send, answer) at most this long"},
+	{.name = "wallboard.window", .type = T_STR, STR(wallboard_window), .def = "15m", .check = check_wallboard_window,
+	 .help = "window the wallboard and /api/queues show when the request names none; one of `windows` or today (if the default 15m is not configured: the first window)"},
+	{.name = "wallboard.service_level_target", .type = T_RATIO, OFF(wallboard_sl_target), .def = "0.8",
+	 .help = "service level target of the wallboard's colours: red below it, amber within 5 points above, green otherwise"},
 	{.name = "log.level", .type = T_ENUM, STR(log_level), .def = "info", .choices = "debug|info|warn|error",
 	 .help = "least severe level logged"},
 	{.name = "log.format", .type = T_ENUM, STR(log_format), .def = "logfmt", .choices = "logfmt|json",
@@ -373,6 +379,37 @@ static int check_timezone(struct ccp_config *c, const char *v, char *err, size_t
 	return 0;
 }
 
+/* The name's spelling only; finish checks that the window exists. */
+static int check_wallboard_window(struct ccp_config *c, const char *v, char *err, size_t errlen)
+{
+	size_t l = strlen(v);
+	bool ok = l > 0 && l < CCP_WINDOW_NAME_MAX;
+	for (size_t i = 0; ok && i < l; i++)
+		ok = isalnum((unsigned char)v[i]) || v[i] == '_' || v[i] == '-';
+	if (!ok)
+		return errf(err, errlen, "must be a window name (1..%d of [A-Za-z0-9_-])", CCP_WINDOW_NAME_MAX - 1);
+	c->_wallboard_window_set = true;
+	return 0;
+}
+
+/* "0.8" or "80%" into 0..1. Returns 0 or -1. Pure. */
+static int parse_ratio(const char *v, double *out)
+{
+	char *end;
+	errno = 0;
+	double d = strtod(v, &end);
+	if (end == v || errno || d != d || isspace((unsigned char)v[0]))
+		return -1;
+	if (*end == '%') {
+		d /= 100;
+		end++;
+	}
+	if (*end || d < 0 || d > 1)
+		return -1;
+	*out = d;
+	return 0;
+}
+
 static int check_sl_variant(struct ccp_config *c, const char *v, char *err, size_t errlen)
 {
 	for (int i = 0; i < CCP_SL__COUNT; i++)
@@ -424,6 +461,13 @@ static int set_key(struct ccp_config *c, const struct key *k, const char *v, boo
 		if (ms < k->min || ms > k->max)
 			return errf(err, errlen, "%s=%s: must be %s..%s", k->name, v, lo, hi);
 		memcpy(dst, &ms, sizeof(ms));
+		return 0;
+	}
+	case T_RATIO: {
+		double d;
+		if (parse_ratio(v, &d))
+			return errf(err, errlen, "%s=%s: must be a ratio 0..1 (0.8) or a percentage (80%%)", k->name, v);
+		memcpy(dst, &d, sizeof(d));
 		return 0;
 	}
 	case T_INT:
@@ -1231,6 +1275,20 @@ int ccp_config_finish(struct ccp_config *c, char *err, size_t errlen)
 	if (!a)
 		return errf(err, errlen, "%s", e2);
 	ccp_alerts_free(a);
+	/* The wallboard's window must be one of them. The default (15m) gives
+	 * way to the first window when a config has no 15m; a window the
+	 * config names itself must exist. */
+	bool found = false;
+	char list[CCP_MAX_WINDOWS * (CCP_WINDOW_NAME_MAX + 2) + 8];
+	size_t ll = 0;
+	for (uint32_t w = 0; w <= c->engine.n_windows; w++) {
+		found |= !strcmp(names[w], c->wallboard_window);
+		ll += (size_t)snprintf(list + ll, sizeof(list) - ll, "%s%s", w ? ", " : "", names[w]);
+	}
+	if (!found && c->_wallboard_window_set)
+		return errf(err, errlen, "wallboard.window=%s: not a configured window (%s)", c->wallboard_window, list);
+	if (!found)
+		snprintf(c->wallboard_window, sizeof(c->wallboard_window), "%s", names[0]);
 	return 0;
 }
 
@@ -1294,6 +1352,10 @@ void ccp_config_print(const struct ccp_config *c, FILE *f)
 			uint32_t v;
 			memcpy(&v, p, sizeof(v));
 			fprintf(f, "%" PRIu32 "\n", v);
+		} else if (k->type == T_RATIO) {
+			double v;
+			memcpy(&v, p, sizeof(v));
+			fprintf(f, "%.10g\n", v);
 		} else {
 			put_quoted(f, shown(k, p, b, sizeof(b)));
 			fputc('\n', f);
@@ -1385,6 +1447,8 @@ void ccp_config_doc_markdown(FILE *f)
 			snprintf(range, sizeof(range), "%s..%s", lo, hi);
 		} else if (k->type == T_INT || k->type == T_U32) {
 			snprintf(range, sizeof(range), "%" PRId64 "..%" PRId64, k->min, k->max);
+		} else if (k->type == T_RATIO) {
+			snprintf(range, sizeof(range), "0..1 (or 0%%..100%%)");
 		} else if (k->type == T_ENUM) {
 			size_t n = 0;
 			for (const char *p = k->choices; *p && n + 3 < sizeof(range); p++) {

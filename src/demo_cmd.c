@@ -108,6 +108,8 @@ static void print_guide(const struct ccp_config *c, int redis_port, const struct
 		snprintf(cli, sizeof(cli), "redis-cli -p %d", redis_port);
 	else
 		snprintf(cli, sizeof(cli), "redis-cli -u '%s'", "<your --redis URL>");
+	size_t al = strlen(c->http_addr);
+	bool port0 = al >= 2 && !strcmp(c->http_addr + al - 2, ":0");
 	printf("\nccpulse demo is running: simulated calls -> Kafka (in process, %s) -> ccpulse -> Redis.\n"
 	       "Figures refresh every %lld ms. Look at them with:\n\n"
 	       "  %s SMEMBERS %s:queues\n"
@@ -118,10 +120,13 @@ static void print_guide(const struct ccp_config *c, int redis_port, const struct
 	       "  %s XREVRANGE %s:minutes + - COUNT 3\n"
 	       "  %s SUBSCRIBE %s:updates\n"
 	       "  curl http://%s/metrics      # health: /healthz /readyz\n\n"
+	       "Wallboard: http://%s/  (a TV in a browser; ?queues=a,b for a team, ?window=1h)\n"
+	       "           JSON: /api/queues, live: /api/stream%s\n\n"
 	       "Kafka for kcat: -b %s (topics %s, %s). Ctrl-C stops everything.\n\n",
 	       c->brokers, (long long)c->publish_interval_ms, cli, c->prefix, cli, c->prefix, sc->queues[0].name, cli,
 	       c->prefix, sc->queues[0].name, cli, c->prefix, cli, c->prefix, cli, c->prefix, cli, c->prefix,
-	       c->http_addr, c->brokers, c->topic, c->agent_topic);
+	       c->http_addr, c->http_addr, port0 ? "  (port 0: the log line 'http: listening on port' has it)" : "",
+	       c->brokers, c->topic, c->agent_topic);
 	fflush(stdout);
 }
 

@@ -90,6 +90,7 @@ struct stream {
 	bool active;         /* something was queued since the last keep-alive tick */
 	bool finishing;      /* server closing: end after the in-flight write */
 	bool cut;            /* too far behind: end with an error */
+	char *tag;           /* the handler's tag (malloc'd), or NULL */
 };
 
 /* An accepted connection. Owner: h2o from h2o_accept() until it closes
@@ -115,6 +116,7 @@ struct ccp_http_response {
 	h2o_iovec_t ctype;
 	struct bytes body;
 	bool sse;
+	char *sse_tag; /* malloc'd; handed to the stream */
 	bool oom; /* an allocation failed: answer 500 */
 };
 
@@ -260,6 +262,7 @@ static void stream_detach(struct stream *st)
 	st->srv->stats.sse_closed++;
 	bytes_free(&st->pend);
 	bytes_free(&st->out);
+	free(st->tag);
 	free(st);
 }
 
@@ -360,9 +363,11 @@ static void add_sse_headers(h2o_req_t *req)
 	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
 }
 
-static void start_stream(struct ccp_http *srv, struct route *r, h2o_req_t *req, bool head)
+/* `tag` (may be NULL) becomes the stream's, freed with it. */
+static void start_stream(struct ccp_http *srv, struct route *r, h2o_req_t *req, bool head, char *tag)
 {
 	if (head) {
+		free(tag);
 		add_sse_headers(req);
 		h2o_start_response(req, (h2o_generator_t *)&plain_generator);
 		h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
@@ -371,9 +376,11 @@ static void start_stream(struct ccp_http *srv, struct route *r, h2o_req_t *req, 
 	h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
 	struct stream *st = calloc(1, sizeof(*st));
 	if (!st) {
+		free(tag);
 		send_text(req, 503, "out of memory\n", false);
 		return;
 	}
+	st->tag = tag;
 	st->gen.proceed = on_stream_proceed;
 	st->gen.stop = on_stream_stop;
 	st->srv = srv;
@@ -477,12 +484,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	}
 	if (res.sse) {
 		bytes_free(&res.body);
-		if (srv->closing)
+		if (srv->closing) {
+			free(res.sse_tag);
 			send_text(req, 503, "shutting down\n", head);
-		else
-			start_stream(srv, r, req, head);
+		} else {
+			start_stream(srv, r, req, head, res.sse_tag);
+		}
 		return 0;
 	}
+	free(res.sse_tag); /* set, then a plain answer after all */
 	char *body = NULL;
 	if (res.body.len && !head) {
 		body = h2o_mem_alloc_pool(&req->pool, res.body.len);
@@ -550,6 +560,19 @@ int ccp_http_response_append(struct ccp_http_response *res, const void *data, si
 void ccp_http_response_sse(struct ccp_http_response *res)
 {
 	res->sse = true;
+}
+
+int ccp_http_response_sse_tag(struct ccp_http_response *res, const char *tag)
+{
+	if (!tag || strlen(tag) > CCP_HTTP_SSE_TAG_MAX)
+		return -EINVAL;
+	char *t = strdup(tag);
+	if (!t)
+		return -ENOMEM;
+	free(res->sse_tag);
+	res->sse_tag = t;
+	res->sse = true;
+	return 0;
 }
 
 const char *ccp_http_request_header(const struct ccp_http_request *req, const char *name, size_t *len)
@@ -659,7 +682,19 @@ static int format_event(struct bytes *b, const char *event, const char *data, si
 	return rc ? -ENOMEM : 0;
 }
 
+/* A stream a broadcast or count for `tag` selects: all with NULL. */
+static bool tag_selects(const struct stream *st, const char *tag)
+{
+	return !tag || (st->tag && !strcmp(st->tag, tag));
+}
+
 int ccp_http_sse_broadcast(struct ccp_http *srv, const char *path, const char *event, const char *data, size_t len)
+{
+	return ccp_http_sse_broadcast_tag(srv, path, NULL, event, data, len);
+}
+
+int ccp_http_sse_broadcast_tag(struct ccp_http *srv, const char *path, const char *tag, const char *event,
+			       const char *data, size_t len)
 {
 	if (srv->closing)
 		return -ESHUTDOWN;
@@ -680,6 +715,8 @@ int ccp_http_sse_broadcast(struct ccp_http *srv, const char *path, const char *e
 	struct stream *st = r->streams, *next;
 	for (; st; st = next) {
 		next = st->next; /* st may be freed below */
+		if (!tag_selects(st, tag))
+			continue;
 		int q = stream_queue(st, ev.p, ev.len);
 		if (q < 0) {
 			rc = q;
@@ -690,6 +727,15 @@ int ccp_http_sse_broadcast(struct ccp_http *srv, const char *path, const char *e
 	srv->stats.sse_events += (uint64_t)n;
 	bytes_free(&ev);
 	return n ? n : rc;
+}
+
+size_t ccp_http_sse_count_tag(const struct ccp_http *srv, const char *path, const char *tag)
+{
+	const struct route *r = find_route(srv, path, strlen(path));
+	size_t n = 0;
+	for (const struct stream *st = r ? r->streams : NULL; st; st = st->next)
+		n += tag_selects(st, tag) && !st->cut && !st->finishing;
+	return n;
 }
 
 size_t ccp_http_sse_count(const struct ccp_http *srv, const char *path)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "ccpulse/board.h"
 #include "ccpulse/http.h"
 #include "ccpulse/metrics.h"
 
@@ -31,6 +32,7 @@ struct lag_read {
 /* Owner: the pipeline; loop thread only. */
 struct ccp_ops {
 	struct ccp_http *http;
+	struct ccp_board *board; /* the wallboard; NULL without a config */
 	struct ccp_metrics *metrics;
 	struct ccp_metrics_buf buf;
 	struct ccp_ops_opts o;
@@ -258,6 +260,9 @@ struct ccp_ops *ccp_ops_new(struct uv_loop_s *loop, const struct ccp_ops_opts *o
 	ccp_http_opts_defaults(&ho);
 	ho.addr = o->addr;
 	ho.log = o->log;
+	/* A whole center's snapshot of a few hundred queues is several hundred
+	 * KB: a wallboard one snapshot behind must not be cut. */
+	ho.sse_max_pending_bytes = 8u << 20;
 	ops->http = ccp_http_new(loop, &ho, err, errlen);
 	if (!ops->http)
 		goto fail;
@@ -267,6 +272,18 @@ struct ccp_ops *ccp_ops_new(struct uv_loop_s *loop, const struct ccp_ops_opts *o
 		ccp_http_close(ops->http, NULL, NULL);
 		ops->http = NULL;
 		goto fail;
+	}
+	if (o->cfg) {
+		struct ccp_board_opts bo;
+		ccp_board_opts_defaults(&bo);
+		bo.cfg = o->cfg;
+		bo.log = o->log;
+		ops->board = ccp_board_new(loop, ops->http, &bo, err, errlen);
+		if (!ops->board) {
+			ccp_http_close(ops->http, NULL, NULL);
+			ops->http = NULL;
+			goto fail;
+		}
 	}
 	return ops;
 fail:
@@ -282,7 +299,7 @@ int ccp_ops_port(const struct ccp_ops *ops)
 	return ccp_http_port(ops->http);
 }
 
-static void http_closed(void *ud)
+static void ops_free(void *ud)
 {
 	struct ccp_ops *ops = ud;
 	void (*cb)(void *) = ops->close_cb;
@@ -293,6 +310,16 @@ static void http_closed(void *ud)
 	free(ops);
 	if (cb)
 		cb(cud);
+}
+
+/* The board goes after the server: until then requests may reach it. */
+static void http_closed(void *ud)
+{
+	struct ccp_ops *ops = ud;
+	if (ops->board)
+		ccp_board_close(ops->board, ops_free, ops);
+	else
+		ops_free(ops);
 }
 
 void ccp_ops_close(struct ccp_ops *ops, void (*cb)(void *ud), void *ud)

@@ -716,12 +716,12 @@ int ccp_pipeline_run(struct ccp_pipeline *p, char *err, size_t errlen)
 	ccp_sink_redis_start(p->sink);
 	if (p->cfg->http_addr[0]) {
 		struct ccp_ops_opts oo = {.addr = p->cfg->http_addr, .log = p->o.log, .read_stats = ops_stats,
-					  .read_lag = ops_lag, .ud = p};
+					  .read_lag = ops_lag, .ud = p, .cfg = p->cfg};
 		p->ops = ccp_ops_new(&p->loop, &oo, err, errlen);
 		if (!p->ops)
 			goto early_fail;
 		atomic_store(&p->http_port, ccp_ops_port(p->ops));
-		ccp_logf(p->o.log, CCP_LOG_INFO, "http: listening on port %d (/healthz /readyz /metrics)",
+		ccp_logf(p->o.log, CCP_LOG_INFO, "http: listening on port %d (/ wallboard, /api/queues, /api/stream, /healthz, /readyz, /metrics)",
 			 ccp_ops_port(p->ops));
 	}
 	for (uint32_t i = 0; i < p->n_workers; i++) {

@@ -84,11 +84,14 @@ struct ccp_config {
 	int64_t idle_advance_ms;       /* 0: partitions never follow the wall clock */
 	int64_t minutes_stream_maxlen;
 	int64_t alerts_stream_maxlen;
+	char wallboard_window[CCP_WINDOW_NAME_MAX]; /* default window of the wallboard and /api/queues */
+	double wallboard_sl_target;    /* service level target of the wallboard's colours, 0..1 */
 	struct ccp_alert_rule *alert_rules; /* `alerts.rules`, in file order */
 	uint32_t n_alert_rules;
 	char log_level[16], log_format[16];
 	struct ccp_config_alloc alloc;
 	uint32_t _kafka_cap, _overrides_cap, _rules_cap; /* private: allocated entries */
+	bool _wallboard_window_set; /* private: wallboard.window was given (not the default) */
 };
 
 /* Fills every default (no allocation; never fails). */

@@ -20,7 +20,9 @@
  *   as an event stream (ccp_http_response_sse): the server then answers
  *   200 text/event-stream, no-cache, keeps the connection open, and
  *   ccp_http_sse_broadcast() writes events to every open stream of that
- *   path. A stream that was idle for a whole keep-alive interval gets a
+ *   path. A handler may tag its stream (ccp_http_response_sse_tag), and
+ *   a broadcast may then go to one tag's streams only: one path serves
+ *   clients that asked for different content. A stream that was idle for a whole keep-alive interval gets a
  *   comment line, which also finds clients that went away (h2o does not
  *   read during a response, so a dead peer shows up as a failed write).
  * - Backpressure: each stream queues what it could not write yet, up to
@@ -139,6 +141,15 @@ int ccp_http_response_append(struct ccp_http_response *res, const void *data, si
  * stream's headers only. */
 void ccp_http_response_sse(struct ccp_http_response *res);
 
+/* As ccp_http_response_sse, and tags the stream with a copy of `tag`
+ * (at most CCP_HTTP_SSE_TAG_MAX bytes): ccp_http_sse_broadcast_tag() and
+ * ccp_http_sse_count_tag() select streams by it, so one path can serve
+ * streams that want different content (a window, a filter). Returns 0,
+ * -EINVAL (NULL or too long), -ENOMEM (then the request is answered as a
+ * plain response: status, body). */
+int ccp_http_response_sse_tag(struct ccp_http_response *res, const char *tag);
+#define CCP_HTTP_SSE_TAG_MAX 65536
+
 /* The value of request header `name` (case-insensitive), its length in
  * *len; NULL if absent. Valid during the handler call. */
 const char *ccp_http_request_header(const struct ccp_http_request *req, const char *name, size_t *len);
@@ -164,9 +175,18 @@ int ccp_http_query_get(const char *query, size_t query_len, const char *name, ch
  * -ESHUTDOWN after close. @thread loop */
 int ccp_http_sse_broadcast(struct ccp_http *srv, const char *path, const char *event, const char *data, size_t len);
 
+/* As ccp_http_sse_broadcast, to the streams of `path` tagged exactly
+ * `tag` only (NULL: every stream of the path, tagged or not).
+ * @thread loop */
+int ccp_http_sse_broadcast_tag(struct ccp_http *srv, const char *path, const char *tag, const char *event,
+			       const char *data, size_t len);
+
 /* Open streams of `path`, or of every path if `path` is NULL.
  * @thread loop */
 size_t ccp_http_sse_count(const struct ccp_http *srv, const char *path);
+/* Open streams of `path` tagged exactly `tag` (NULL: all of the path),
+ * not counting streams that are ending. @thread loop */
+size_t ccp_http_sse_count_tag(const struct ccp_http *srv, const char *path, const char *tag);
 
 /* Copies the counters. @thread loop */
 void ccp_http_stats(const struct ccp_http *srv, struct ccp_http_stats *out);

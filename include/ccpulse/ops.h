@@ -1,5 +1,6 @@
 /* The operations surface of a running pipeline: HTTP on the loop with
- * /healthz, /readyz and /metrics (Prometheus text format).
+ * /healthz, /readyz, /metrics (Prometheus text format) and, given a
+ * config, the wallboard (board.h: /, /api/queues, /api/stream).
  *
  * DESIGN
  * - One `struct ccp_ops` per pipeline, created on the pipeline's loop
@@ -22,6 +23,7 @@
 #include "ccpulse/pipeline.h"
 
 struct uv_loop_s;
+struct ccp_config;
 struct ccp_log;
 struct ccp_ops;
 
@@ -34,6 +36,9 @@ struct ccp_ops_opts {
 	/* Consumer lag of a partition, -1 when not held; NULL: no lag series. */
 	int64_t (*read_lag)(void *ud, int32_t partition);
 	void *ud;
+	/* The wallboard reads Redis with this config (must outlive the ops);
+	 * NULL: no wallboard routes. */
+	const struct ccp_config *cfg;
 };
 
 /* Binds and starts serving on `loop`. NULL with a message in `err`.

@@ -113,6 +113,23 @@ static void events_cb(void *ud, const struct ccp_http_request *req, struct ccp_h
 	ccp_http_response_sse(res);
 }
 
+/* A stream tagged with its ?tag= (none without it); a tag over the
+ * limit is refused and answered 400 instead. */
+static void tagged_cb(void *ud, const struct ccp_http_request *req, struct ccp_http_response *res)
+{
+	(void)ud;
+	static char tag[CCP_HTTP_SSE_TAG_MAX + 8];
+	int rc = ccp_http_query_get(req->query, req->query_len, "tag", tag, sizeof(tag), NULL);
+	if (rc == 1 && ccp_http_response_sse_tag(res, tag) == 0)
+		return;
+	if (rc == 1) {
+		ccp_http_response_status(res, 400);
+		ccp_http_response_body(res, "bad tag\n", 8);
+		return;
+	}
+	ccp_http_response_sse(res);
+}
+
 static void on_closed(void *ud)
 {
 	((struct fx *)ud)->closed = true;
@@ -144,6 +161,7 @@ static void fx_start(struct fx *f, const struct ccp_http_opts *o)
 	assert_int_equal(ccp_http_route(f->srv, "/json", json_cb, f), 0);
 	assert_int_equal(ccp_http_route(f->srv, "/echo", echo_cb, f), 0);
 	assert_int_equal(ccp_http_route(f->srv, "/events", events_cb, f), 0);
+	assert_int_equal(ccp_http_route(f->srv, "/tagged", tagged_cb, f), 0);
 }
 
 static int setup(void **state)
@@ -745,6 +763,83 @@ static void test_sse(void **state)
 	free(j);
 }
 
+/* ---- tagged streams ---------------------------------------------------------- */
+
+static void script_tags(struct job *j)
+{
+	static const char *const reqs[3] = {
+		"GET /tagged?tag=a HTTP/1.1\r\nHost: t\r\n\r\n",
+		"GET /tagged?tag=b HTTP/1.1\r\nHost: t\r\n\r\n",
+		"GET /tagged HTTP/1.1\r\nHost: t\r\n\r\n",
+	};
+	int fd[3];
+	for (int i = 0; i < 3; i++) {
+		fd[i] = tcp_connect(j->port, 0);
+		if (fd[i] < 0 || !send_str(fd[i], reqs[i]) ||
+		    !read_until(fd[i], j->raw[i], RAW_MAX, &j->len[i], 0, "retry: 1500\n\n")) {
+			snprintf(j->why, sizeof(j->why), "stream %d did not open", i);
+			return;
+		}
+	}
+	atomic_store(&j->step, 1);
+	for (int i = 0; i < 3; i++) {
+		j->ok[i] = read_until(fd[i], j->raw[i], RAW_MAX, &j->len[i], 0, "data: all\n\n");
+		close(fd[i]);
+	}
+	/* a tag over the limit: a plain 400 */
+	static char big[CCP_HTTP_SSE_TAG_MAX + 200];
+	int n = snprintf(big, sizeof(big), "GET /tagged?tag=");
+	memset(big + n, 'x', CCP_HTTP_SSE_TAG_MAX + 1);
+	snprintf(big + n + CCP_HTTP_SSE_TAG_MAX + 1, 64, " HTTP/1.0\r\n\r\n");
+	j->ok[3] = http_do(j->port, big, j->raw[3], RAW_MAX, &j->len[3]);
+	atomic_store(&j->step, 2);
+}
+
+struct tag_wait {
+	struct fx *f;
+	const char *tag;
+	size_t n;
+};
+
+static bool tagged_are(void *arg)
+{
+	struct tag_wait *w = arg;
+	return ccp_http_sse_count_tag(w->f->srv, "/tagged", w->tag) == w->n;
+}
+
+static void test_sse_tags(void **state)
+{
+	struct fx *f = *state;
+	struct job *j = job_start(f, script_tags);
+	struct tag_wait all = {f, NULL, 3};
+	assert_true(ccp_test_uv_run_until(&f->loop, tagged_are, &all, 10000));
+	run_until_step(f, j, 1);
+	assert_int_equal(ccp_http_sse_count_tag(f->srv, "/tagged", "a"), 1);
+	assert_int_equal(ccp_http_sse_count_tag(f->srv, "/tagged", "b"), 1);
+	assert_int_equal(ccp_http_sse_count_tag(f->srv, "/tagged", "c"), 0);
+	assert_int_equal(ccp_http_sse_count_tag(f->srv, "/nope", NULL), 0);
+	assert_int_equal(ccp_http_sse_count(f->srv, "/tagged"), 3);
+	assert_int_equal(ccp_http_sse_broadcast_tag(f->srv, "/tagged", "a", NULL, "only a", 6), 1);
+	assert_int_equal(ccp_http_sse_broadcast_tag(f->srv, "/tagged", "b", NULL, "only b", 6), 1);
+	assert_int_equal(ccp_http_sse_broadcast_tag(f->srv, "/tagged", "c", NULL, "nobody", 6), 0);
+	assert_int_equal(ccp_http_sse_broadcast(f->srv, "/tagged", NULL, "all", 3), 3);
+	run_until_step(f, j, 2);
+	struct tag_wait none = {f, NULL, 0};
+	assert_true(ccp_test_uv_run_until(&f->loop, tagged_are, &none, 5000));
+	fx_close(f);
+	job_finish(f, j);
+	for (int i = 0; i < 3; i++) {
+		assert_true(j->ok[i]);
+		const char *a = strstr(j->raw[i], "data: only a\n"), *b = strstr(j->raw[i], "data: only b\n");
+		assert_true((a != NULL) == (i == 0));
+		assert_true((b != NULL) == (i == 1));
+		assert_true(!a || a < strstr(j->raw[i], "data: all\n")); /* in broadcast order */
+	}
+	assert_true(j->ok[3]);
+	assert_int_equal(status_of(j->raw[3]), 400);
+	free(j);
+}
+
 /* ---- a client too slow to read is cut ------------------------------------- */
 
 static void script_slow(struct job *j)
@@ -1059,6 +1154,7 @@ int main(void)
 		T(test_errors),
 		T(test_query_route),
 		T(test_sse),
+		T(test_sse_tags),
 		T(test_slow_client_cut),
 		T(test_concurrent),
 		T(test_close_with_open_connections),

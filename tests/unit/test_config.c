@@ -463,6 +463,42 @@ static void test_alert_rules(void **state)
 	}
 }
 
+/* wallboard.*: the default window gives way to the first configured one
+ * when there is no 15m, a named one must exist, and the target takes a
+ * ratio or a percentage within 0..1. */
+static void test_wallboard(void **state)
+{
+	(void)state;
+	assert_int_equal(load(""), 0);
+	assert_string_equal(cfg->wallboard_window, "15m");
+	assert_true(cfg->wallboard_sl_target == 0.8);
+	assert_int_equal(load("wallboard: {window: today, service_level_target: 85%}\n"), 0);
+	assert_string_equal(cfg->wallboard_window, "today");
+	assert_true(fabs(cfg->wallboard_sl_target - 0.85) < 1e-12);
+	assert_int_equal(load("wallboard: {service_level_target: 0.9}\nwindows:\n  - {name: 30m, length: 30m, bucket: 1m}\n"),
+			 0);
+	assert_string_equal(cfg->wallboard_window, "30m");
+	assert_true(cfg->wallboard_sl_target == 0.9);
+	char *text = printed();
+	assert_non_null(strstr(text, "wallboard.service_level_target: 0.9\n"));
+	free(text);
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{"wallboard: {window: 2h}\n", "wallboard.window=2h: not a configured window (5m, 15m, 1h, 24h, today)"},
+		{"wallboard: {window: \"a b\"}\n", "t.yaml:1:21: wallboard.window=a b: must be a window name"},
+		{"wallboard: {service_level_target: 1.5}\n", "wallboard.service_level_target=1.5: must be a ratio 0..1"},
+		{"wallboard: {service_level_target: 80}\n", "must be a ratio 0..1 (0.8) or a percentage (80%)"},
+		{"wallboard: {service_level_target: -1%}\n", "must be a ratio"},
+		{"wallboard: {service_level_target: x}\n", "must be a ratio"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(load(bad[i].yaml), -1);
+		if (!strstr(err, bad[i].want))
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].want);
+	}
+}
+
 static void test_failing_allocations(void **state)
 {
 	(void)state;
@@ -532,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_print_redacts_and_round_trips),
 		cmocka_unit_test(test_doc_is_current),
 		cmocka_unit_test(test_alert_rules),
+		cmocka_unit_test(test_wallboard),
 		cmocka_unit_test(test_failing_allocations),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
