@@ -124,6 +124,15 @@ static int build_metrics(struct ccp_ops *ops, char *err, size_t errlen)
 		 false},
 		{CCP_METRIC_COUNTER, "ccpulse_redis_command_timeouts_total", "Redis commands that got no reply in time.",
 		 OFF(redis_command_timeouts), false},
+		{CCP_METRIC_COUNTER, "ccpulse_webhook_alerts_delivered_total",
+		 "Alert transitions the webhook receiver accepted (2xx).", OFF(webhook_delivered), false},
+		{CCP_METRIC_COUNTER, "ccpulse_webhook_failed_attempts_total",
+		 "Webhook POSTs that failed (non-2xx, timeout, connection) and will be retried.", OFF(webhook_failed_attempts),
+		 false},
+		{CCP_METRIC_COUNTER, "ccpulse_webhook_alerts_dropped_total",
+		 "Alert transitions given up: queue full, older than 24 h, or pending at shutdown.", OFF(webhook_dropped), false},
+		{CCP_METRIC_GAUGE, "ccpulse_webhook_alerts_queued", "Alert transitions waiting for the webhook receiver.",
+		 OFF(webhook_queued), false},
 	};
 	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
 		if (add_stat(ops, one[i].type, one[i].name, one[i].help, NULL, NULL, &one[i].off, 1, one[i].is_bool, err,

@@ -115,6 +115,7 @@ struct ccp_pipeline {
 	_Atomic uint64_t n_pubs, n_acked, n_failed, n_offsets, n_totals, n_agent_events;
 	atomic_bool redis_ready, running;
 	_Atomic uint64_t redis_connects, redis_disconnects, redis_errors, redis_command_timeouts;
+	_Atomic uint64_t webhook_delivered, webhook_failed_attempts, webhook_dropped, webhook_queued;
 };
 
 /* ---- pending batches ------------------------------------------------------------ */
@@ -408,6 +409,14 @@ static void tick_cb(uv_timer_t *t)
 	atomic_store_explicit(&p->redis_disconnects, ss.disconnects, memory_order_relaxed);
 	atomic_store_explicit(&p->redis_errors, ss.errors, memory_order_relaxed);
 	atomic_store_explicit(&p->redis_command_timeouts, ss.command_timeouts, memory_order_relaxed);
+	struct ccp_webhook_stats ws;
+	if (p->webhook && !ccp_webhook_stats(p->webhook, -1, &ws)) {
+		atomic_store_explicit(&p->webhook_delivered, ws.delivered, memory_order_relaxed);
+		atomic_store_explicit(&p->webhook_failed_attempts, ws.failed_attempts, memory_order_relaxed);
+		atomic_store_explicit(&p->webhook_dropped, ws.dropped_full + ws.dropped_age + ws.dropped_close,
+				      memory_order_relaxed);
+		atomic_store_explicit(&p->webhook_queued, ws.queued, memory_order_relaxed);
+	}
 	drain_workers(p);
 	drain_agents(p);
 	publish_agents(p);
@@ -817,6 +826,10 @@ void ccp_pipeline_stats(const struct ccp_pipeline *p, struct ccp_pipeline_stats 
 	out->redis_disconnects = atomic_load_explicit(&p->redis_disconnects, memory_order_relaxed);
 	out->redis_errors = atomic_load_explicit(&p->redis_errors, memory_order_relaxed);
 	out->redis_command_timeouts = atomic_load_explicit(&p->redis_command_timeouts, memory_order_relaxed);
+	out->webhook_delivered = atomic_load_explicit(&p->webhook_delivered, memory_order_relaxed);
+	out->webhook_failed_attempts = atomic_load_explicit(&p->webhook_failed_attempts, memory_order_relaxed);
+	out->webhook_dropped = atomic_load_explicit(&p->webhook_dropped, memory_order_relaxed);
+	out->webhook_queued = atomic_load_explicit(&p->webhook_queued, memory_order_relaxed);
 	out->running = atomic_load_explicit(&p->running, memory_order_relaxed);
 }
 

@@ -69,6 +69,7 @@ struct ccp_pipeline_stats {
 	uint64_t alerts_firing;
 	uint64_t partitions;       /* assigned now, over all workers */
 	uint64_t redis_connects, redis_disconnects, redis_errors, redis_command_timeouts; /* as of the last tick */
+	uint64_t webhook_delivered, webhook_failed_attempts, webhook_dropped, webhook_queued; /* as of the last tick */
 	bool redis_ready;
 	bool running;              /* between start and the end of shutdown */
 };

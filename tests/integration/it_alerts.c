@@ -246,6 +246,13 @@ static bool hook_has(void *arg)
 	return hook_count(h->w, h->rule, h->state) >= h->want;
 }
 
+static bool webhook_counted(void *arg)
+{
+	struct ccp_pipeline_stats st;
+	ccp_pipeline_stats(arg, &st);
+	return st.webhook_delivered >= 2 && st.webhook_queued == 0;
+}
+
 static void test_service_level_fires_and_resolves_once(void **state)
 {
 	struct world *w = *state;
@@ -299,6 +306,15 @@ static void test_service_level_fires_and_resolves_once(void **state)
 	assert_non_null(strstr(w->rx.reqs[0].headers, "Authorization: Bearer s3cret"));
 	assert_string_equal(w->rx.reqs[0].target, "/hook");
 	pthread_mutex_unlock(&w->rx.mu);
+	/* The counters /metrics shows: both delivered, the attempts while
+	 * the receiver was down failed. */
+	assert_true(ccp_test_wait_until(webhook_counted, w->p, ccp_test_ms(5000)));
+	struct ccp_pipeline_stats st;
+	ccp_pipeline_stats(w->p, &st);
+	assert_int_equal(st.webhook_delivered, 2);
+	assert_true(st.webhook_failed_attempts >= 1);
+	assert_int_equal(st.webhook_dropped, 0);
+	assert_int_equal(st.webhook_queued, 0);
 }
 
 /* A restart while an alert fires: the new process knows it fires (the
