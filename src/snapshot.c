@@ -24,10 +24,14 @@
  *   ids) are 8 raw bytes: hashes do not compress.
  * - Loading trusts nothing: every count is checked against the bytes left
  *   before anything is allocated for it, so allocations stay within a
- *   constant factor of the input (a queue's rings excepted, bounded by the
- *   config); every index, enum, flag and time is checked against what the
- *   engine can hold; every loop is bounded by a checked count. The checksum
- *   catches corruption; the checks make forged bytes that pass it harmless.
+ *   constant factor of the input (two exceptions, both bounded: a queue's
+ *   rings, sized by the config, and the waits of bucket histograms, which
+ *   a count expands, capped at CCP_SNAPSHOT_MAX_WAITS); every index, enum,
+ *   flag and time is checked against what the engine can hold; every loop
+ *   runs to a checked count or over strictly growing offsets below a ring's
+ *   size. The checksum catches corruption; the checks make forged bytes that
+ *   pass it harmless (tests/fuzz/fuzz_snapshot.c re-seals mutated input to
+ *   reach them).
  */
 #include "ccpulse/snapshot.h"
 
@@ -210,6 +214,7 @@ struct wr {
 	int rc;          /* 0, -ENOMEM or -ERANGE: the first failure */
 	const char *why; /* for -ERANGE: what was out of range */
 	int64_t now;
+	uint64_t waits; /* in bucket histograms so far */
 };
 
 static bool room(struct wr *w, size_t n)
@@ -444,9 +449,11 @@ struct bins_scratch {
 	uint16_t seen[CCP_HIST_BINS];
 };
 
-/* The buckets a ring holds, newest first: bucket index as a gap from the
- * clock's bucket. Slots whose bucket has left the ring are not read again
- * (engine.c: touch clears them, windows check the index) and are skipped. */
+/* The buckets a ring holds, newest first, each as 1 + its gap from the
+ * previous (the first: from the clock's bucket), and a 0 after the last: one
+ * pass over the ring, no count to find first. Slots whose bucket has left
+ * the ring are not read again (engine.c: touch clears them, windows check
+ * the index) and are skipped. */
 static void save_buckets(struct wr *w, const struct ccp_engine *e)
 {
 	struct bins_scratch sc;
@@ -455,39 +462,39 @@ static void save_buckets(struct wr *w, const struct ccp_engine *e)
 		const struct queue *q = &e->queues[qi];
 		for (uint32_t r = 0; r < e->n_rings; r++) {
 			const struct ring *rg = &e->rings[r];
-			uint32_t held = 0;
-			if (rg->nb != INT64_MIN)
-				for (uint32_t off = 0; off < rg->n; off++) {
-					int64_t k = rg->nb - off;
-					held += q->buckets[r][(uint64_t)k % rg->n].k == k;
-				}
-			if (!room(w, 10))
-				return;
-			put_varint(w, held);
 			uint32_t prev = 0;
-			for (uint32_t off = 0, i = 0; i < held && off < rg->n; off++) {
+			for (uint32_t off = 0, i = 0; rg->nb != INT64_MIN && off < rg->n; off++) {
 				int64_t k = rg->nb - off;
 				const struct bucket *b = &q->buckets[r][(uint64_t)k % rg->n];
 				if (b->k != k)
 					continue;
 				if (!room(w, 10 + SUMS_MAX_BYTES))
 					return;
-				put_varint(w, i++ ? off - prev - 1 : off);
+				put_varint(w, 1 + (i++ ? off - prev - 1 : off));
 				prev = off;
 				put_sums(w, &b->s);
 				/* Waits in any order: windows only add and subtract them. */
 				uint32_t nz = 0;
-				for (uint32_t c = b->chunk_head; c != NONE; c = e->chunks[c].next)
+				for (uint32_t c = b->chunk_head; c != NONE; c = e->chunks[c].next) {
+					w->waits += e->chunks[c].n;
 					for (uint16_t j = 0; j < e->chunks[c].n; j++) {
 						uint16_t bin = e->chunks[c].bins[j];
 						if (!sc.counts[bin]++)
 							sc.seen[nz++] = bin;
 					}
+				}
+				if (w->waits > CCP_SNAPSHOT_MAX_WAITS && !w->rc) {
+					w->rc = -ERANGE;
+					w->why = "waits";
+				}
 				qsort(sc.seen, nz, sizeof(sc.seen[0]), cmp_u16);
 				put_bins(w, sc.seen, nz, sc.counts, b->has_max, b->max_wait);
 				for (uint32_t j = 0; j < nz; j++)
 					sc.counts[sc.seen[j]] = 0;
 			}
+			if (!room(w, 1))
+				return;
+			put_u8(w, 0);
 		}
 	}
 }
@@ -709,6 +716,9 @@ int ccp_snapshot_save(const struct ccp_engine *e, struct ccp_snapshot_buf *out, 
 		out->len = start;
 		if (w.rc == -ENOMEM)
 			return save_fail(err, errlen, w.rc, "checkpoint: out of memory");
+		if (w.why && !strcmp(w.why, "waits"))
+			return save_fail(err, errlen, w.rc, "checkpoint: over %u waits held in buckets",
+					 CCP_SNAPSHOT_MAX_WAITS);
 		return save_fail(err, errlen, w.rc, "checkpoint: %s is beyond year 9999 or after the clock",
 				 w.why ? w.why : "a value");
 	}
@@ -1243,13 +1253,14 @@ static void load_buckets(struct loader *L)
 		for (uint32_t ri = 0; ri < e->n_rings && !r->rc; ri++) {
 			const struct ring *rg = &e->rings[ri];
 			int64_t nb = floor_div64(e->now, rg->g);
-			uint32_t held = get_count(r, 2, rg->n, "buckets in a ring");
 			uint64_t off = 0;
-			for (uint32_t i = 0; i < held && !r->rc; i++) {
-				uint64_t gap = get_varint(r);
+			/* Offsets strictly grow below rg->n: at most n buckets. */
+			for (uint32_t i = 0; !r->rc; i++) {
+				uint64_t gap1 = get_varint(r);
+				if (r->rc || !gap1)
+					break;
+				uint64_t gap = gap1 - 1;
 				off = i ? off + 1 + gap : gap;
-				if (r->rc)
-					return;
 				if (gap >= rg->n || off >= rg->n) {
 					bad(r, "bucket %llu back in a ring of %u", (unsigned long long)off, rg->n);
 					return;
@@ -1262,7 +1273,7 @@ static void load_buckets(struct loader *L)
 				}
 				b->k = k;
 				get_sums(r, &b->s);
-				struct bins_out o;
+				struct bins_out o = {false, 0};
 				struct bucket_add a = {L, b};
 				get_bins(L, b->s.wait_n, &o, add_to_bucket, &a);
 				b->has_max = o.has_max;
@@ -1279,7 +1290,7 @@ static void load_today(struct loader *L)
 	for (uint32_t qi = 0; qi < e->n_queues && !r->rc; qi++) {
 		struct wstate *ws = &e->queues[qi].ws[e->n_win];
 		get_sums(r, &ws->s);
-		struct bins_out o;
+		struct bins_out o = {false, 0};
 		get_bins(L, ws->s.wait_n, &o, add_to_hist, &ws->hist);
 		ws->has_max = o.has_max;
 		ws->max_wait = o.max_wait;

@@ -433,7 +433,8 @@ static void run_splits(const struct stream *st, const struct ccp_engine_config *
 			}
 			dump_engine(f->e, &dc);
 			same_dump(&db, &dc, "outputs", f->k);
-			same_minutes(lb.a + first_rec[f->k], lb.n - first_rec[f->k], f->log->a, f->log->n, f->k);
+			same_minutes(lb.a ? lb.a + first_rec[f->k] : NULL, lb.n - first_rec[f->k], f->log->a, f->log->n,
+				     f->k);
 			out->minutes_after += f->log->n;
 			ccp_engine_free(f->e);
 			free(f->log->a);
