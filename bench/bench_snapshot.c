@@ -53,8 +53,9 @@ static struct ccp_engine *engine(uint64_t *minutes)
 	return e;
 }
 
-/* Builds events in place; ids and names live in the static buffers of
- * one call to emit(). */
+/* The state being built: its engine and counters. Owner: main (one
+ * thread). Events are built in place; ids and names live in the static
+ * buffers of one call to emit(). */
 struct gen {
 	struct ccp_engine *e;
 	uint64_t n_events, seed;

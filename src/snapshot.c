@@ -206,7 +206,7 @@ void ccp_snapshot_buf_free(struct ccp_snapshot_buf *b)
 	ccp_snapshot_buf_init(b);
 }
 
-/* The save's cursor. Owner: one save call. Writes go through put_* after a
+/* The save's cursor. Owner: one save call, on the engine's owner thread. Writes go through put_* after a
  * room() that made space for them; a failed room() makes every later one
  * fail too, so a save checks once per section. */
 struct wr {
@@ -727,7 +727,8 @@ int ccp_snapshot_save(const struct ccp_engine *e, struct ccp_snapshot_buf *out, 
 
 /* ---- load ------------------------------------------------------------------ */
 
-/* The load's cursor over one section. Owner: one load call. The first
+/* The load's cursor over one section. Owner: one load call, on the
+ * engine's owner thread. The first
  * failure is kept (rc and the message); reads after it return 0 and move
  * nothing, and every loop checks rc, so a failure ends the load quickly. */
 struct rd {
@@ -1171,6 +1172,7 @@ static void get_sums(struct rd *r, struct ccp_sums *s)
 /* Non-empty bins as (gap, count) runs, then the maximum: calls `add` per
  * run. Checks the total against `wait_n` and the maximum against the top
  * bin (the maximum's own). */
+/* What get_bins read besides the bins. Owner: its caller's stack. */
 struct bins_out {
 	bool has_max;
 	int64_t max_wait;
@@ -1220,6 +1222,8 @@ static void get_bins(struct loader *L, uint64_t wait_n, struct bins_out *o,
 		bad(r, "longest wait %lld outside its histogram", (long long)o->max_wait);
 }
 
+/* get_bins' target when the bins go to a bucket's chunks. Owner: the
+ * caller's stack, for one bucket. */
 struct bucket_add {
 	struct loader *L;
 	struct bucket *b;

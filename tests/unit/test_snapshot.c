@@ -62,6 +62,8 @@ static uint64_t rng_next(uint64_t *s)
 
 enum op_kind { OP_EVENT, OP_ADVANCE };
 
+/* One operation of a stream: an event (a line of the stream's text) or an
+ * advance of the clock. Owner: its stream. */
 struct op {
 	enum op_kind kind;
 	size_t off;
@@ -148,6 +150,7 @@ static void stream_free(struct stream *st)
 
 /* ---- minute_cb recording ---------------------------------------------- */
 
+/* One minute_cb call, as compared. Owner: its mlog. */
 struct minute_rec {
 	uint32_t q;
 	int64_t start, end;
@@ -232,6 +235,8 @@ static void apply_op(struct ccp_engine *e, const struct stream *st, size_t i)
 
 /* ---- every output as text ---------------------------------------------- */
 
+/* An engine's every output as text, for comparing two engines and saying
+ * where they differ. Owner: the test. */
 struct dump {
 	char *s;
 	size_t n, cap;
@@ -370,6 +375,7 @@ struct flight {
 	size_t k, until; /* loaded at k, compared after op until-1 */
 };
 
+/* What run_splits did, for the test's own checks. Owner: the test. */
 struct split_stats {
 	size_t splits, max_bytes;
 	uint64_t minutes_after;
@@ -1041,6 +1047,8 @@ static void test_buffer_reuse_and_range(void **state)
 	assert_null(b.data);
 }
 
+/* An engine that tries to save itself from its minute_cb. Owner: the
+ * test; the engine's minute_ud. */
 struct in_cb {
 	struct ccp_engine *e;
 	int rc;
