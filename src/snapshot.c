@@ -61,8 +61,12 @@ _Static_assert(SUMS_WORDS <= 64, "one 64-bit mask covers the sums");
  * int64, and this leaves room for any number of real events after a load. */
 #define SUMS_LIMIT ((int64_t)1 << 62)
 
-/* Times a checkpoint holds: +-year 9999. Deadlines may be later. */
-#define TIME_MIN (-CCP_SNAPSHOT_TS_MAX)
+/* Times a checkpoint holds: 1970 to year 9999 (deadlines may be later).
+ * Not before 1970: the engine maps bucket k to slot (uint64_t)k % n, which
+ * for k < 0 can put two buckets of one ring in one slot, and then a
+ * window's running sums no longer equal its buckets' (a rebuilt engine
+ * would differ). Only the API gets such times in; decoders refuse them. */
+#define TIME_MIN 0
 #define TIME_MAX CCP_SNAPSHOT_TS_MAX
 
 /* Record indices fit in 30 bits (the expiry heap keeps the kind above). */
@@ -275,8 +279,8 @@ static inline void put_bytes(struct wr *w, const void *p, size_t n)
 	w->b->len += n;
 }
 
-/* A time the loader will accept: within +-year 9999 and not after the
- * clock. Only events no live decoder lets through can break this. */
+/* A time the loader will accept: from 1970 to the clock. Only events no
+ * decoder lets through can break this. */
 static inline void check_time(struct wr *w, int64_t t, const char *what)
 {
 	if ((t < TIME_MIN || t > w->now) && !w->rc) {
@@ -463,9 +467,22 @@ static void save_buckets(struct wr *w, const struct ccp_engine *e)
 		for (uint32_t r = 0; r < e->n_rings; r++) {
 			const struct ring *rg = &e->rings[r];
 			uint32_t prev = 0;
-			for (uint32_t off = 0, i = 0; rg->nb != INT64_MIN && off < rg->n; off++) {
+			/* Slots of k = nb, nb-1, ... down to 0 (no bucket is older than
+			 * 1970): stepping down the array with a wrap is engine.c's
+			 * (uint64_t)k % n for k >= 0, and spares a division per slot. */
+			uint32_t at = rg->nb >= 0 ? (uint32_t)((uint64_t)rg->nb % rg->n) : 0;
+			for (uint32_t off = 0, i = 0; rg->nb >= 0 && off < rg->n && (int64_t)off <= rg->nb;
+			     off++, at = at ? at - 1 : rg->n - 1) {
 				int64_t k = rg->nb - off;
-				const struct bucket *b = &q->buckets[r][(uint64_t)k % rg->n];
+				const struct bucket *b = &q->buckets[r][at];
+				/* The walk is bound by bucket memory (5 cache lines each,
+				 * mostly cold): start fetching a few slots ahead so their
+				 * misses overlap this one's encoding. */
+				if (rg->n > 3) {
+					const char *ahead = (const char *)&q->buckets[r][at >= 3 ? at - 3 : at + rg->n - 3];
+					for (size_t line = 0; line < sizeof(struct bucket); line += 64)
+						__builtin_prefetch(ahead + line);
+				}
 				if (b->k != k)
 					continue;
 				if (!room(w, 10 + SUMS_MAX_BYTES))
@@ -682,7 +699,7 @@ static int save_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 int ccp_snapshot_save(const struct ccp_engine *e, struct ccp_snapshot_buf *out, char *err, size_t errlen)
 {
 	if (e->now != INT64_MIN && (e->now < TIME_MIN || e->now > TIME_MAX))
-		return save_fail(err, errlen, -ERANGE, "checkpoint: clock %lld is beyond year 9999",
+		return save_fail(err, errlen, -ERANGE, "checkpoint: clock %lld is before 1970 or beyond year 9999",
 				 (long long)e->now);
 	/* Between calls every minute before the clock's is written; inside
 	 * minute_cb the engine is halfway through an event. */
@@ -719,7 +736,7 @@ int ccp_snapshot_save(const struct ccp_engine *e, struct ccp_snapshot_buf *out, 
 		if (w.why && !strcmp(w.why, "waits"))
 			return save_fail(err, errlen, w.rc, "checkpoint: over %u waits held in buckets",
 					 CCP_SNAPSHOT_MAX_WAITS);
-		return save_fail(err, errlen, w.rc, "checkpoint: %s is beyond year 9999 or after the clock",
+		return save_fail(err, errlen, w.rc, "checkpoint: %s is before 1970 or after the clock",
 				 w.why ? w.why : "a value");
 	}
 	return 0;
@@ -872,7 +889,7 @@ static int64_t get_before(struct rd *r, int64_t base, const char *what)
 	if (r->rc)
 		return 0;
 	if (d > (uint64_t)(base - TIME_MIN)) {
-		bad(r, "%s before year -9999", what);
+		bad(r, "%s before 1970", what);
 		return 0;
 	}
 	return tapply(base, -d);
@@ -1088,7 +1105,7 @@ static void load_clock(struct loader *L)
 	if (has) {
 		int64_t now = get_zz(r);
 		if (!r->rc && (now < TIME_MIN || now > TIME_MAX)) {
-			bad(r, "clock %lld beyond year 9999", (long long)now);
+			bad(r, "clock %lld before 1970 or beyond year 9999", (long long)now);
 			return;
 		}
 		uint64_t ds = get_varint(r), de = get_varint(r);

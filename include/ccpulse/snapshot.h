@@ -48,9 +48,10 @@ struct ccp_engine;
 
 #define CCP_SNAPSHOT_FORMAT_VERSION 1
 
-/* Latest event time a checkpoint holds: 9999-12-31T23:59:59.999Z, the last
- * instant RFC 3339 can write (live input is bounded by the wall clock, so
- * this is reached only by offline data). Deadlines (`due`) may be later. */
+/* Event times a checkpoint holds: from 1970 (a decoder's ts is >= 0) to
+ * 9999-12-31T23:59:59.999Z, the last instant RFC 3339 can write (live
+ * input is bounded by the wall clock, so only offline data gets near it).
+ * Deadlines (`due`) may be later, not earlier. */
 #define CCP_SNAPSHOT_TS_MAX 253402300799999LL
 
 /* Waits held in bucket histograms (the answers of the longest ring's span)
@@ -77,8 +78,9 @@ void ccp_snapshot_buf_free(struct ccp_snapshot_buf *b);
 
 /* Appends a checkpoint of `e` to `out` (at out->len). Returns 0, or a
  * negative errno with a message in `err`, `out` then holding what it held
- * before: -ENOMEM; -ERANGE when a time is beyond +-CCP_SNAPSHOT_TS_MAX
- * (only events no live decoder accepts get there) or more than
+ * before: -ENOMEM; -ERANGE when a time is before 1970 or after
+ * CCP_SNAPSHOT_TS_MAX (only events no live decoder accepts get there; the
+ * engine's rings do not keep times before 1970 apart) or more than
  * CCP_SNAPSHOT_MAX_WAITS waits are held; -EBUSY when called from inside
  * the engine (minute_cb). `e` is not changed. @thread owner of e */
 int ccp_snapshot_save(const struct ccp_engine *e, struct ccp_snapshot_buf *out, char *err,
