@@ -1157,16 +1157,19 @@ int ccp__engine_pool_reserve(struct pool *p, uint32_t n)
 
 int ccp__engine_bucket_add_bins(struct ccp_engine *e, struct bucket *b, uint16_t bin, uint32_t count)
 {
+	/* Room for every chunk up front: one allocation, not one per chunk. */
+	uint64_t need = (uint64_t)e->n_chunks + count / CHUNK_BINS + 2;
+	if (need > UINT32_MAX / 2)
+		return -ENOMEM;
+	if (grow_array((void **)&e->chunks, &e->cap_chunks, (uint32_t)need, sizeof(struct chunk)))
+		return -ENOMEM;
 	while (count) {
 		if (b->chunk_tail == NONE || e->chunks[b->chunk_tail].n == CHUNK_BINS) {
 			uint32_t c = e->free_chunk;
-			if (c != NONE) {
+			if (c != NONE)
 				e->free_chunk = e->chunks[c].next;
-			} else {
-				if (grow_array((void **)&e->chunks, &e->cap_chunks, e->n_chunks + 1, sizeof(struct chunk)))
-					return -ENOMEM;
+			else
 				c = e->n_chunks++;
-			}
 			e->chunks[c].n = 0;
 			e->chunks[c].next = NONE;
 			if (b->chunk_tail == NONE)
@@ -1176,10 +1179,12 @@ int ccp__engine_bucket_add_bins(struct ccp_engine *e, struct bucket *b, uint16_t
 			b->chunk_tail = c;
 		}
 		struct chunk *ch = &e->chunks[b->chunk_tail];
-		while (count && ch->n < CHUNK_BINS) {
-			ch->bins[ch->n++] = bin;
-			count--;
-		}
+		uint32_t room = (uint32_t)(CHUNK_BINS - ch->n);
+		uint32_t take = room < count ? room : count;
+		for (uint32_t i = 0; i < take; i++)
+			ch->bins[ch->n + i] = bin;
+		ch->n = (uint16_t)(ch->n + take);
+		count -= take;
 	}
 	return 0;
 }

@@ -3,6 +3,18 @@
  * API: nothing outside src/ includes this, and only those two files touch
  * these structs. Every struct here belongs to one engine and is touched
  * only by the engine's owner thread. Internal.
+ *
+ * Checkpoints (src/snapshot.c) store what here is primary and rebuild the
+ * rest; a change to what a field means, or a new field, needs the save and
+ * the load changed with it and CCP_SNAPSHOT_FORMAT_VERSION raised. Between
+ * calls the engine keeps these, and a load refuses state that breaks them:
+ * - with minutes on, min_written is the minute before the clock's;
+ * - a live promise has come due exactly when its due <= now, and one that
+ *   came due and was kept or cancelled is no longer held;
+ * - a contact waits exactly when it has an offer and no answer since;
+ * - a bucket's wait_n is the number of bins in its chunks, and its maximum
+ *   lies in the highest of them (the same for `today`);
+ * - every pool slot below n is live or on the free list, once.
  */
 #ifndef CCPULSE_ENGINE_INTERNAL_H
 #define CCPULSE_ENGINE_INTERNAL_H

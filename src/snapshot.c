@@ -24,10 +24,14 @@
  *   ids) are 8 raw bytes: hashes do not compress.
  * - Loading trusts nothing: every count is checked against the bytes left
  *   before anything is allocated for it, so allocations stay within a
- *   constant factor of the input (a queue's rings excepted, bounded by the
- *   config); every index, enum, flag and time is checked against what the
- *   engine can hold; every loop is bounded by a checked count. The checksum
- *   catches corruption; the checks make forged bytes that pass it harmless.
+ *   constant factor of the input (two exceptions, both bounded: a queue's
+ *   rings, sized by the config, and the waits of bucket histograms, which
+ *   a count expands, capped at CCP_SNAPSHOT_MAX_WAITS); every index, enum,
+ *   flag and time is checked against what the engine can hold; every loop
+ *   runs to a checked count or over strictly growing offsets below a ring's
+ *   size. The checksum catches corruption; the checks make forged bytes that
+ *   pass it harmless (tests/fuzz/fuzz_snapshot.c re-seals mutated input to
+ *   reach them).
  */
 #include "ccpulse/snapshot.h"
 
@@ -57,8 +61,12 @@ _Static_assert(SUMS_WORDS <= 64, "one 64-bit mask covers the sums");
  * int64, and this leaves room for any number of real events after a load. */
 #define SUMS_LIMIT ((int64_t)1 << 62)
 
-/* Times a checkpoint holds: +-year 9999. Deadlines may be later. */
-#define TIME_MIN (-CCP_SNAPSHOT_TS_MAX)
+/* Times a checkpoint holds: 1970 to year 9999 (deadlines may be later).
+ * Not before 1970: the engine maps bucket k to slot (uint64_t)k % n, which
+ * for k < 0 can put two buckets of one ring in one slot, and then a
+ * window's running sums no longer equal its buckets' (a rebuilt engine
+ * would differ). Only the API gets such times in; decoders refuse them. */
+#define TIME_MIN 0
 #define TIME_MAX CCP_SNAPSHOT_TS_MAX
 
 /* Record indices fit in 30 bits (the expiry heap keeps the kind above). */
@@ -202,7 +210,7 @@ void ccp_snapshot_buf_free(struct ccp_snapshot_buf *b)
 	ccp_snapshot_buf_init(b);
 }
 
-/* The save's cursor. Owner: one save call. Writes go through put_* after a
+/* The save's cursor. Owner: one save call, on the engine's owner thread. Writes go through put_* after a
  * room() that made space for them; a failed room() makes every later one
  * fail too, so a save checks once per section. */
 struct wr {
@@ -210,6 +218,7 @@ struct wr {
 	int rc;          /* 0, -ENOMEM or -ERANGE: the first failure */
 	const char *why; /* for -ERANGE: what was out of range */
 	int64_t now;
+	uint64_t waits; /* in bucket histograms so far */
 };
 
 static bool room(struct wr *w, size_t n)
@@ -270,8 +279,8 @@ static inline void put_bytes(struct wr *w, const void *p, size_t n)
 	w->b->len += n;
 }
 
-/* A time the loader will accept: within +-year 9999 and not after the
- * clock. Only events no live decoder lets through can break this. */
+/* A time the loader will accept: from 1970 to the clock. Only events no
+ * decoder lets through can break this. */
 static inline void check_time(struct wr *w, int64_t t, const char *what)
 {
 	if ((t < TIME_MIN || t > w->now) && !w->rc) {
@@ -444,9 +453,11 @@ struct bins_scratch {
 	uint16_t seen[CCP_HIST_BINS];
 };
 
-/* The buckets a ring holds, newest first: bucket index as a gap from the
- * clock's bucket. Slots whose bucket has left the ring are not read again
- * (engine.c: touch clears them, windows check the index) and are skipped. */
+/* The buckets a ring holds, newest first, each as 1 + its gap from the
+ * previous (the first: from the clock's bucket), and a 0 after the last: one
+ * pass over the ring, no count to find first. Slots whose bucket has left
+ * the ring are not read again (engine.c: touch clears them, windows check
+ * the index) and are skipped. */
 static void save_buckets(struct wr *w, const struct ccp_engine *e)
 {
 	struct bins_scratch sc;
@@ -455,39 +466,52 @@ static void save_buckets(struct wr *w, const struct ccp_engine *e)
 		const struct queue *q = &e->queues[qi];
 		for (uint32_t r = 0; r < e->n_rings; r++) {
 			const struct ring *rg = &e->rings[r];
-			uint32_t held = 0;
-			if (rg->nb != INT64_MIN)
-				for (uint32_t off = 0; off < rg->n; off++) {
-					int64_t k = rg->nb - off;
-					held += q->buckets[r][(uint64_t)k % rg->n].k == k;
-				}
-			if (!room(w, 10))
-				return;
-			put_varint(w, held);
 			uint32_t prev = 0;
-			for (uint32_t off = 0, i = 0; i < held && off < rg->n; off++) {
+			/* Slots of k = nb, nb-1, ... down to 0 (no bucket is older than
+			 * 1970): stepping down the array with a wrap is engine.c's
+			 * (uint64_t)k % n for k >= 0, and spares a division per slot. */
+			uint32_t at = rg->nb >= 0 ? (uint32_t)((uint64_t)rg->nb % rg->n) : 0;
+			for (uint32_t off = 0, i = 0; rg->nb >= 0 && off < rg->n && (int64_t)off <= rg->nb;
+			     off++, at = at ? at - 1 : rg->n - 1) {
 				int64_t k = rg->nb - off;
-				const struct bucket *b = &q->buckets[r][(uint64_t)k % rg->n];
+				const struct bucket *b = &q->buckets[r][at];
+				/* The walk is bound by bucket memory (5 cache lines each,
+				 * mostly cold): start fetching a few slots ahead so their
+				 * misses overlap this one's encoding. */
+				if (rg->n > 3) {
+					const char *ahead = (const char *)&q->buckets[r][at >= 3 ? at - 3 : at + rg->n - 3];
+					for (size_t line = 0; line < sizeof(struct bucket); line += 64)
+						__builtin_prefetch(ahead + line);
+				}
 				if (b->k != k)
 					continue;
 				if (!room(w, 10 + SUMS_MAX_BYTES))
 					return;
-				put_varint(w, i++ ? off - prev - 1 : off);
+				put_varint(w, 1 + (i++ ? off - prev - 1 : off));
 				prev = off;
 				put_sums(w, &b->s);
 				/* Waits in any order: windows only add and subtract them. */
 				uint32_t nz = 0;
-				for (uint32_t c = b->chunk_head; c != NONE; c = e->chunks[c].next)
+				for (uint32_t c = b->chunk_head; c != NONE; c = e->chunks[c].next) {
+					w->waits += e->chunks[c].n;
 					for (uint16_t j = 0; j < e->chunks[c].n; j++) {
 						uint16_t bin = e->chunks[c].bins[j];
 						if (!sc.counts[bin]++)
 							sc.seen[nz++] = bin;
 					}
+				}
+				if (w->waits > CCP_SNAPSHOT_MAX_WAITS && !w->rc) {
+					w->rc = -ERANGE;
+					w->why = "waits";
+				}
 				qsort(sc.seen, nz, sizeof(sc.seen[0]), cmp_u16);
 				put_bins(w, sc.seen, nz, sc.counts, b->has_max, b->max_wait);
 				for (uint32_t j = 0; j < nz; j++)
 					sc.counts[sc.seen[j]] = 0;
 			}
+			if (!room(w, 1))
+				return;
+			put_u8(w, 0);
 		}
 	}
 }
@@ -675,7 +699,7 @@ static int save_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 int ccp_snapshot_save(const struct ccp_engine *e, struct ccp_snapshot_buf *out, char *err, size_t errlen)
 {
 	if (e->now != INT64_MIN && (e->now < TIME_MIN || e->now > TIME_MAX))
-		return save_fail(err, errlen, -ERANGE, "checkpoint: clock %lld is beyond year 9999",
+		return save_fail(err, errlen, -ERANGE, "checkpoint: clock %lld is before 1970 or beyond year 9999",
 				 (long long)e->now);
 	/* Between calls every minute before the clock's is written; inside
 	 * minute_cb the engine is halfway through an event. */
@@ -709,7 +733,10 @@ int ccp_snapshot_save(const struct ccp_engine *e, struct ccp_snapshot_buf *out, 
 		out->len = start;
 		if (w.rc == -ENOMEM)
 			return save_fail(err, errlen, w.rc, "checkpoint: out of memory");
-		return save_fail(err, errlen, w.rc, "checkpoint: %s is beyond year 9999 or after the clock",
+		if (w.why && !strcmp(w.why, "waits"))
+			return save_fail(err, errlen, w.rc, "checkpoint: over %u waits held in buckets",
+					 CCP_SNAPSHOT_MAX_WAITS);
+		return save_fail(err, errlen, w.rc, "checkpoint: %s is before 1970 or after the clock",
 				 w.why ? w.why : "a value");
 	}
 	return 0;
@@ -717,7 +744,8 @@ int ccp_snapshot_save(const struct ccp_engine *e, struct ccp_snapshot_buf *out, 
 
 /* ---- load ------------------------------------------------------------------ */
 
-/* The load's cursor over one section. Owner: one load call. The first
+/* The load's cursor over one section. Owner: one load call, on the
+ * engine's owner thread. The first
  * failure is kept (rc and the message); reads after it return 0 and move
  * nothing, and every loop checks rc, so a failure ends the load quickly. */
 struct rd {
@@ -861,7 +889,7 @@ static int64_t get_before(struct rd *r, int64_t base, const char *what)
 	if (r->rc)
 		return 0;
 	if (d > (uint64_t)(base - TIME_MIN)) {
-		bad(r, "%s before year -9999", what);
+		bad(r, "%s before 1970", what);
 		return 0;
 	}
 	return tapply(base, -d);
@@ -1077,7 +1105,7 @@ static void load_clock(struct loader *L)
 	if (has) {
 		int64_t now = get_zz(r);
 		if (!r->rc && (now < TIME_MIN || now > TIME_MAX)) {
-			bad(r, "clock %lld beyond year 9999", (long long)now);
+			bad(r, "clock %lld before 1970 or beyond year 9999", (long long)now);
 			return;
 		}
 		uint64_t ds = get_varint(r), de = get_varint(r);
@@ -1161,6 +1189,7 @@ static void get_sums(struct rd *r, struct ccp_sums *s)
 /* Non-empty bins as (gap, count) runs, then the maximum: calls `add` per
  * run. Checks the total against `wait_n` and the maximum against the top
  * bin (the maximum's own). */
+/* What get_bins read besides the bins. Owner: its caller's stack. */
 struct bins_out {
 	bool has_max;
 	int64_t max_wait;
@@ -1210,6 +1239,8 @@ static void get_bins(struct loader *L, uint64_t wait_n, struct bins_out *o,
 		bad(r, "longest wait %lld outside its histogram", (long long)o->max_wait);
 }
 
+/* get_bins' target when the bins go to a bucket's chunks. Owner: the
+ * caller's stack, for one bucket. */
 struct bucket_add {
 	struct loader *L;
 	struct bucket *b;
@@ -1243,13 +1274,14 @@ static void load_buckets(struct loader *L)
 		for (uint32_t ri = 0; ri < e->n_rings && !r->rc; ri++) {
 			const struct ring *rg = &e->rings[ri];
 			int64_t nb = floor_div64(e->now, rg->g);
-			uint32_t held = get_count(r, 2, rg->n, "buckets in a ring");
 			uint64_t off = 0;
-			for (uint32_t i = 0; i < held && !r->rc; i++) {
-				uint64_t gap = get_varint(r);
+			/* Offsets strictly grow below rg->n: at most n buckets. */
+			for (uint32_t i = 0; !r->rc; i++) {
+				uint64_t gap1 = get_varint(r);
+				if (r->rc || !gap1)
+					break;
+				uint64_t gap = gap1 - 1;
 				off = i ? off + 1 + gap : gap;
-				if (r->rc)
-					return;
 				if (gap >= rg->n || off >= rg->n) {
 					bad(r, "bucket %llu back in a ring of %u", (unsigned long long)off, rg->n);
 					return;
@@ -1262,7 +1294,7 @@ static void load_buckets(struct loader *L)
 				}
 				b->k = k;
 				get_sums(r, &b->s);
-				struct bins_out o;
+				struct bins_out o = {false, 0};
 				struct bucket_add a = {L, b};
 				get_bins(L, b->s.wait_n, &o, add_to_bucket, &a);
 				b->has_max = o.has_max;
@@ -1279,7 +1311,7 @@ static void load_today(struct loader *L)
 	for (uint32_t qi = 0; qi < e->n_queues && !r->rc; qi++) {
 		struct wstate *ws = &e->queues[qi].ws[e->n_win];
 		get_sums(r, &ws->s);
-		struct bins_out o;
+		struct bins_out o = {false, 0};
 		get_bins(L, ws->s.wait_n, &o, add_to_hist, &ws->hist);
 		ws->has_max = o.has_max;
 		ws->max_wait = o.max_wait;

@@ -48,15 +48,18 @@ struct ccp_engine;
 
 #define CCP_SNAPSHOT_FORMAT_VERSION 1
 
-/* Latest event time a checkpoint holds: 9999-12-31T23:59:59.999Z, the last
- * instant RFC 3339 can write (live input is bounded by the wall clock, so
- * this is reached only by offline data). Deadlines (`due`) may be later. */
+/* Event times a checkpoint holds: from 1970 (a decoder's ts is >= 0) to
+ * 9999-12-31T23:59:59.999Z, the last instant RFC 3339 can write (live
+ * input is bounded by the wall clock, so only offline data gets near it).
+ * Deadlines (`due`) may be later, not earlier. */
 #define CCP_SNAPSHOT_TS_MAX 253402300799999LL
 
-/* Waits held in bucket histograms that a load accepts (each becomes 2 bytes
- * of the loaded engine): far above a partition's day, low enough that a
- * forged checkpoint cannot make a load allocate without bound. */
-#define CCP_SNAPSHOT_MAX_WAITS (1u << 28)
+/* Waits held in bucket histograms (the answers of the longest ring's span)
+ * that a checkpoint carries: 16.7 M, four times the day the engine's
+ * default dedup capacity is sized for. Each becomes 2.5 bytes of the loaded
+ * engine, so a forged checkpoint cannot make a load allocate without bound;
+ * an engine holding more fails to save (-ERANGE), not to load. */
+#define CCP_SNAPSHOT_MAX_WAITS (1u << 24)
 
 /* A growable output buffer. Owner: the caller, who may read data[0, len)
  * after a save and reuse the buffer for the next one (reset, then save:
@@ -73,10 +76,13 @@ void ccp_snapshot_buf_reset(struct ccp_snapshot_buf *b);
 /* Frees the memory; the buffer is then as after init. */
 void ccp_snapshot_buf_free(struct ccp_snapshot_buf *b);
 
-/* Appends a checkpoint of `e` to `out` (at out->len). Returns 0, or
- * -ENOMEM (out of memory) or -ERANGE (the clock is past
- * CCP_SNAPSHOT_TS_MAX) with a message in `err`; `out` then holds what it
- * held before. `e` is not changed. @thread owner of e */
+/* Appends a checkpoint of `e` to `out` (at out->len). Returns 0, or a
+ * negative errno with a message in `err`, `out` then holding what it held
+ * before: -ENOMEM; -ERANGE when a time is before 1970 or after
+ * CCP_SNAPSHOT_TS_MAX (only events no live decoder accepts get there; the
+ * engine's rings do not keep times before 1970 apart) or more than
+ * CCP_SNAPSHOT_MAX_WAITS waits are held; -EBUSY when called from inside
+ * the engine (minute_cb). `e` is not changed. @thread owner of e */
 int ccp_snapshot_save(const struct ccp_engine *e, struct ccp_snapshot_buf *out, char *err,
 		      size_t errlen);
 

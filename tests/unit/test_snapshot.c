@@ -17,7 +17,9 @@
  * (every k short; ~60 k full), and a generated one from the simulator with
  * duplicates, late events, idle advances, agents listing a queue twice,
  * repeated promises, and gaps longer than the open and dedup horizons; also
- * under a time zone with a 45-minute offset, across its midnight.
+ * under a time zone with a 45-minute offset, across its midnight; equal
+ * deadlines in several queues (the overdue list's order); times near the
+ * epoch, where rings reach below bucket 0.
  *
  * Corruption: every truncation and random byte flips of a small checkpoint
  * are rejected with a message; flips with the length and checksum fixed up
@@ -62,11 +64,13 @@ static uint64_t rng_next(uint64_t *s)
 
 enum op_kind { OP_EVENT, OP_ADVANCE };
 
+/* One operation of a stream: an event (a line of the stream's text) or an
+ * advance of the clock. Owner: its stream. */
 struct op {
 	enum op_kind kind;
 	size_t off;
 	uint32_t len;
-	int64_t adv_ms;
+	int64_t adv_ms; /* advance: the clock to move to */
 };
 
 /* A test's operations; lines live in one text buffer. Owner: the test. */
@@ -148,6 +152,7 @@ static void stream_free(struct stream *st)
 
 /* ---- minute_cb recording ---------------------------------------------- */
 
+/* One minute_cb call, as compared. Owner: its mlog. */
 struct minute_rec {
 	uint32_t q;
 	int64_t start, end;
@@ -232,6 +237,8 @@ static void apply_op(struct ccp_engine *e, const struct stream *st, size_t i)
 
 /* ---- every output as text ---------------------------------------------- */
 
+/* An engine's every output as text, for comparing two engines and saying
+ * where they differ. Owner: the test. */
 struct dump {
 	char *s;
 	size_t n, cap;
@@ -370,6 +377,7 @@ struct flight {
 	size_t k, until; /* loaded at k, compared after op until-1 */
 };
 
+/* What run_splits did, for the test's own checks. Owner: the test. */
 struct split_stats {
 	size_t splits, max_bytes;
 	uint64_t minutes_after;
@@ -433,7 +441,8 @@ static void run_splits(const struct stream *st, const struct ccp_engine_config *
 			}
 			dump_engine(f->e, &dc);
 			same_dump(&db, &dc, "outputs", f->k);
-			same_minutes(lb.a + first_rec[f->k], lb.n - first_rec[f->k], f->log->a, f->log->n, f->k);
+			same_minutes(lb.a ? lb.a + first_rec[f->k] : NULL, lb.n - first_rec[f->k], f->log->a, f->log->n,
+				     f->k);
 			out->minutes_after += f->log->n;
 			ccp_engine_free(f->e);
 			free(f->log->a);
@@ -737,6 +746,34 @@ static void test_ties_keep_their_order(void **state)
 	stream_free(&st);
 }
 
+/* Times just after the epoch: the rings reach below bucket 0, where no
+ * bucket can be (the save walks each ring down to bucket 0 only). */
+static void test_near_the_epoch(void **state)
+{
+	(void)state;
+	struct stream st = {0};
+	for (int i = 0; i < 40; i++) {
+		long long ts = 1000 + i * 9000LL;
+		stream_linef(&st, "{\"id\":\"o%d\",\"type\":\"contact.offered\",\"ts\":%lld,\"queue\":\"q%d\",\"contact\":\"c%d\"}",
+			     i, ts, i % 3, i);
+		if (i % 4)
+			stream_linef(&st, "{\"id\":\"a%d\",\"type\":\"contact.answered\",\"ts\":%lld,\"queue\":\"q%d\",\"contact\":\"c%d\"}",
+				     i, ts + 7000 * (i % 5), i % 3, i);
+		if (i % 7 == 3)
+			stream_advance(&st, ts + 61000);
+	}
+	size_t *all = calloc(st.n + 1, sizeof(size_t));
+	for (size_t i = 0; i <= st.n; i++)
+		all[i] = i;
+	struct ccp_engine_config cfg;
+	config_minutes(&cfg);
+	struct split_stats s = {0};
+	run_splits(&st, &cfg, all, st.n + 1, 0, 1, &s);
+	assert_true(s.minutes_after > 0);
+	free(all);
+	stream_free(&st);
+}
+
 /* ---- the API around it ---------------------------------------------------- */
 
 static struct ccp_engine *engine_from(const char *rel, const struct ccp_engine_config *cfg, size_t max_ops)
@@ -1026,6 +1063,20 @@ static void test_buffer_reuse_and_range(void **state)
 	assert_int_equal(b.len, before);
 	ccp_engine_free(e);
 
+	/* Before 1970 (the API takes it, no decoder gives it): the engine's
+	 * rings cannot keep such buckets apart, so no checkpoint holds them. */
+	e = mk(&cfg, NULL);
+	line = "{\"id\":\"y\",\"type\":\"contact.offered\",\"ts\":5000,\"queue\":\"q\",\"contact\":\"c\"}";
+	assert_int_equal(ccp_decode(&dec, line, strlen(line), &ev, NULL), CCP_REJECT_NONE);
+	ccp_engine_apply(e, &ev);
+	ev.id = (struct ccp_str){"z", 1};
+	ev.ts_ms = -5000;
+	ccp_engine_apply(e, &ev);
+	assert_int_equal(ccp_snapshot_save(e, &b, err, sizeof(err)), -ERANGE);
+	assert_non_null(strstr(err, "before 1970"));
+	assert_int_equal(b.len, before);
+	ccp_engine_free(e);
+
 	/* An engine with nothing applied round-trips, and then runs. */
 	e = mk(&cfg, NULL);
 	ccp_snapshot_buf_reset(&b);
@@ -1040,6 +1091,8 @@ static void test_buffer_reuse_and_range(void **state)
 	assert_null(b.data);
 }
 
+/* An engine that tries to save itself from its minute_cb. Owner: the
+ * test; the engine's minute_ud. */
 struct in_cb {
 	struct ccp_engine *e;
 	int rc;
@@ -1091,6 +1144,7 @@ int main(void)
 		cmocka_unit_test(test_sim_splits),
 		cmocka_unit_test(test_sim_splits_in_a_zone),
 		cmocka_unit_test(test_ties_keep_their_order),
+		cmocka_unit_test(test_near_the_epoch),
 		cmocka_unit_test(test_errors_name_the_problem),
 		cmocka_unit_test(test_truncations_and_flips_are_refused),
 		cmocka_unit_test(test_forged_checkpoints_are_harmless),
