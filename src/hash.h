@@ -17,6 +17,18 @@ static inline uint64_t ccp__mix64(uint64_t x)
 	return x;
 }
 
+/* xorshift64: cheap jitter for reconnect and retry backoffs (never for
+ * anything that must be unpredictable). `*state` must not be 0. */
+static inline uint64_t ccp__xorshift64(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return x;
+}
+
 /* Hashes 8 bytes at a time; ids are short (<= 128 bytes). */
 static inline uint64_t ccp__hash_bytes(const void *p, size_t len)
 {

@@ -11,18 +11,8 @@
 #include <string.h>
 
 #include "hex.h"
+#include "fail.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 /* Percent-decodes [s, s+len) into dst (cap bytes, NUL-terminated).
  * Returns 0, -1 on a bad escape or a decoded NUL, -2 if too long. */
@@ -74,19 +64,19 @@ static int parse_userinfo(struct ccp_redis_url *u, const char *s, size_t len, ch
 	size_t ulen = colon ? (size_t)(colon - s) : len;
 	int r = pct_decode(u->user, sizeof(u->user), s, ulen);
 	if (r == -1)
-		return fail(err, errlen, "redis URL: user: bad percent-escape (use %%XY, not NUL)");
+		return ccp__fail(err, errlen, "redis URL: user: bad percent-escape (use %%XY, not NUL)");
 	if (r == -2)
-		return fail(err, errlen, "redis URL: user longer than %d bytes", CCP_REDIS_URL_USER_MAX - 1);
+		return ccp__fail(err, errlen, "redis URL: user longer than %d bytes", CCP_REDIS_URL_USER_MAX - 1);
 	if (!colon) {
 		/* "user@host" without a password cannot AUTH. */
-		return fail(err, errlen, "redis URL: user '%s' has no password (write USER:PASSWORD@ "
+		return ccp__fail(err, errlen, "redis URL: user '%s' has no password (write USER:PASSWORD@ "
 			    "or :PASSWORD@)", u->user);
 	}
 	r = pct_decode(u->password, sizeof(u->password), colon + 1, len - ulen - 1);
 	if (r == -1)
-		return fail(err, errlen, "redis URL: password: bad percent-escape (use %%XY, not NUL)");
+		return ccp__fail(err, errlen, "redis URL: password: bad percent-escape (use %%XY, not NUL)");
 	if (r == -2)
-		return fail(err, errlen, "redis URL: password longer than %d bytes", CCP_REDIS_URL_PASS_MAX - 1);
+		return ccp__fail(err, errlen, "redis URL: password longer than %d bytes", CCP_REDIS_URL_PASS_MAX - 1);
 	u->has_password = true;
 	return 0;
 }
@@ -103,25 +93,25 @@ static int parse_hostport(struct ccp_redis_url *u, const char *s, size_t len, ch
 	const char *port = NULL;
 	size_t portlen = 0;
 	if (len == 0)
-		return fail(err, errlen, "redis URL: host is missing (redis://HOST:PORT)");
+		return ccp__fail(err, errlen, "redis URL: host is missing (redis://HOST:PORT)");
 	if (s[0] == '[') {
 		const char *close = memchr(s, ']', len);
 		if (!close)
-			return fail(err, errlen, "redis URL: IPv6 host lacks its closing ']'");
+			return ccp__fail(err, errlen, "redis URL: IPv6 host lacks its closing ']'");
 		size_t hlen = (size_t)(close - s - 1);
 		if (hlen == 0 || hlen >= sizeof(u->host))
-			return fail(err, errlen, "redis URL: IPv6 host is empty or too long");
+			return ccp__fail(err, errlen, "redis URL: IPv6 host is empty or too long");
 		memcpy(u->host, s + 1, hlen);
 		u->host[hlen] = '\0';
 		unsigned char buf[16];
 		if (inet_pton(AF_INET6, u->host, buf) != 1)
-			return fail(err, errlen, "redis URL: '%s' is not an IPv6 address (zone ids are not "
+			return ccp__fail(err, errlen, "redis URL: '%s' is not an IPv6 address (zone ids are not "
 				    "supported)", u->host);
 		u->kind = CCP_REDIS_URL_IPV6;
 		size_t rest = len - (hlen + 2);
 		if (rest) {
 			if (close[1] != ':')
-				return fail(err, errlen, "redis URL: expected ':PORT' after ']'");
+				return ccp__fail(err, errlen, "redis URL: expected ':PORT' after ']'");
 			port = close + 2;
 			portlen = rest - 1;
 		}
@@ -129,14 +119,14 @@ static int parse_hostport(struct ccp_redis_url *u, const char *s, size_t len, ch
 		const char *colon = memchr(s, ':', len);
 		size_t hlen = colon ? (size_t)(colon - s) : len;
 		if (colon && memchr(colon + 1, ':', len - hlen - 1))
-			return fail(err, errlen, "redis URL: host: IPv6 literals need brackets: redis://[::1]:6379");
+			return ccp__fail(err, errlen, "redis URL: host: IPv6 literals need brackets: redis://[::1]:6379");
 		if (hlen == 0)
-			return fail(err, errlen, "redis URL: host is missing (redis://HOST:PORT)");
+			return ccp__fail(err, errlen, "redis URL: host is missing (redis://HOST:PORT)");
 		if (hlen >= sizeof(u->host))
-			return fail(err, errlen, "redis URL: host longer than %d bytes", CCP_REDIS_URL_HOST_MAX - 1);
+			return ccp__fail(err, errlen, "redis URL: host longer than %d bytes", CCP_REDIS_URL_HOST_MAX - 1);
 		for (size_t i = 0; i < hlen; i++)
 			if (!name_char(s[i]))
-				return fail(err, errlen, "redis URL: host: character '%c' not allowed (IPv6 needs "
+				return ccp__fail(err, errlen, "redis URL: host: character '%c' not allowed (IPv6 needs "
 					    "brackets: [::1])", s[i]);
 		memcpy(u->host, s, hlen);
 		u->host[hlen] = '\0';
@@ -148,7 +138,7 @@ static int parse_hostport(struct ccp_redis_url *u, const char *s, size_t len, ch
 		}
 	}
 	if (port && parse_int(port, portlen, 1, 65535, &u->port) != 0)
-		return fail(err, errlen, "redis URL: port '%.*s' must be 1..65535", (int)(portlen > 16 ? 16 : portlen),
+		return ccp__fail(err, errlen, "redis URL: port '%.*s' must be 1..65535", (int)(portlen > 16 ? 16 : portlen),
 			    port);
 	return 0;
 }
@@ -156,7 +146,7 @@ static int parse_hostport(struct ccp_redis_url *u, const char *s, size_t len, ch
 static int parse_db(struct ccp_redis_url *u, const char *s, size_t len, char *err, size_t errlen)
 {
 	if (parse_int(s, len, 0, CCP_REDIS_URL_DB_MAX, &u->db) != 0)
-		return fail(err, errlen, "redis URL: db '%.*s' must be 0..%d", (int)(len > 16 ? 16 : len), s,
+		return ccp__fail(err, errlen, "redis URL: db '%.*s' must be 0..%d", (int)(len > 16 ? 16 : len), s,
 			    CCP_REDIS_URL_DB_MAX);
 	return 0;
 }
@@ -166,7 +156,7 @@ int ccp_redis_url_parse(struct ccp_redis_url *u, const char *url, char *err, siz
 	memset(u, 0, sizeof(*u));
 	u->port = 6379;
 	if (!url || !*url)
-		return fail(err, errlen, "redis URL is empty (redis://HOST:PORT[/DB])");
+		return ccp__fail(err, errlen, "redis URL is empty (redis://HOST:PORT[/DB])");
 	bool is_unix;
 	const char *p;
 	if (!strncmp(url, "redis://", 8)) {
@@ -176,10 +166,10 @@ int ccp_redis_url_parse(struct ccp_redis_url *u, const char *url, char *err, siz
 		is_unix = true;
 		p = url + 7;
 	} else if (!strncmp(url, "rediss://", 9)) {
-		return fail(err, errlen, "redis URL: rediss:// (TLS) is not supported by hiredis 0.14; "
+		return ccp__fail(err, errlen, "redis URL: rediss:// (TLS) is not supported by hiredis 0.14; "
 			    "use redis:// through stunnel or a TLS sidecar");
 	} else {
-		return fail(err, errlen, "redis URL must start with redis:// or unix://");
+		return ccp__fail(err, errlen, "redis URL must start with redis:// or unix://");
 	}
 	size_t len = strlen(p);
 	/* Userinfo ends at the last '@' before the path: passwords may hold a
@@ -201,20 +191,20 @@ int ccp_redis_url_parse(struct ccp_redis_url *u, const char *url, char *err, siz
 		u->port = 0;
 		size_t plen = strcspn(p, "?#");
 		if (plen == 0 || p[0] != '/')
-			return fail(err, errlen, "unix URL: socket path must be absolute (unix:///path/redis.sock)");
+			return ccp__fail(err, errlen, "unix URL: socket path must be absolute (unix:///path/redis.sock)");
 		if (plen >= sizeof(u->path))
-			return fail(err, errlen, "unix URL: socket path longer than %d bytes",
+			return ccp__fail(err, errlen, "unix URL: socket path longer than %d bytes",
 				    CCP_REDIS_URL_PATH_MAX - 1);
 		memcpy(u->path, p, plen);
 		u->path[plen] = '\0';
 		p += plen;
 		if (*p == '?') {
 			if (strncmp(p, "?db=", 4))
-				return fail(err, errlen, "unix URL: only '?db=N' may follow the path");
+				return ccp__fail(err, errlen, "unix URL: only '?db=N' may follow the path");
 			return parse_db(u, p + 4, strlen(p + 4), err, errlen);
 		}
 		if (*p)
-			return fail(err, errlen, "unix URL: unexpected '%c' after the path", *p);
+			return ccp__fail(err, errlen, "unix URL: unexpected '%c' after the path", *p);
 		return 0;
 	}
 	size_t alen = strcspn(p, "/?#");
@@ -233,7 +223,7 @@ int ccp_redis_url_parse(struct ccp_redis_url *u, const char *url, char *err, siz
 		p += dlen;
 	}
 	if (*p)
-		return fail(err, errlen, "redis URL: unexpected '%c' after the address (query strings are not "
+		return ccp__fail(err, errlen, "redis URL: unexpected '%c' after the address (query strings are not "
 			    "supported)", *p);
 	return 0;
 }

@@ -39,6 +39,7 @@
 
 #include "ccpulse/cmdbuf.h"
 #include "ccpulse/log.h"
+#include "hash.h"
 #include "check.h"
 
 #define SHA_HEX_LEN 40
@@ -260,16 +261,6 @@ static void start_connect(struct ccp_sink_redis *s);
 static void maybe_finish_close(struct ccp_sink_redis *s);
 static void finish_close(struct ccp_sink_redis *s, const char *why);
 
-static uint64_t rng_next(struct ccp_sink_redis *s)
-{
-	uint64_t x = s->rng;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	s->rng = x;
-	return x;
-}
-
 static void reconnect_cb(uv_timer_t *t)
 {
 	struct ccp_sink_redis *s = t->data;
@@ -287,7 +278,7 @@ static void schedule_reconnect(struct ccp_sink_redis *s)
 		d *= 2;
 	if (d > (uint64_t)s->o.backoff_max_ms)
 		d = (uint64_t)s->o.backoff_max_ms;
-	uint64_t delay = d / 2 + rng_next(s) % (d / 2 + 1);
+	uint64_t delay = d / 2 + ccp__xorshift64(&s->rng) % (d / 2 + 1);
 	s->backoff_attempts++;
 	uv_timer_start(&s->conn_timer, reconnect_cb, delay, 0);
 }

@@ -39,7 +39,9 @@
 
 #include "ccpulse/json_out.h"
 #include "ccpulse/log.h"
+#include "hash.h"
 #include "check.h"
+#include "fail.h"
 
 #define MAX_ENDPOINTS 64
 /* 9999-12-31T23:59:59.999Z: RFC 3339 has four year digits. */
@@ -646,16 +648,6 @@ static void kick(struct endpoint *ep)
 	uv_timer_start(&ep->timer, send_cb, 0, 0);
 }
 
-static uint64_t rng_next(struct ccp_webhook *wh)
-{
-	uint64_t x = wh->rng;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	wh->rng = x;
-	return x;
-}
-
 /* backoff_min_ms doubled per consecutive failure, capped at backoff_max_ms,
  * then drawn from its upper quarter: instances spread out, yet the delay
  * stays within [backoff_min_ms, backoff_max_ms]. */
@@ -668,7 +660,7 @@ static uint64_t backoff_delay(struct endpoint *ep)
 	if (d > max)
 		d = max;
 	uint64_t lo = d - d / 4;
-	uint64_t delay = lo + rng_next(wh) % (d - lo + 1);
+	uint64_t delay = lo + ccp__xorshift64(&wh->rng) % (d - lo + 1);
 	return delay < min ? min : delay;
 }
 
@@ -905,17 +897,6 @@ static size_t discard_cb(char *p, size_t size, size_t n, void *ud)
 
 /* ---- setup ------------------------------------------------------------------ */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 /* The URL as logs may show it: no password, and "?***" for a query (tokens
  * ride there). NULL if libcurl cannot parse it or memory ran out; *why
@@ -1003,21 +984,21 @@ static int check_opts(const struct ccp_webhook_opts *o, char *err, size_t errlen
 	};
 	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
 		if (b[i].v < b[i].lo || b[i].v > b[i].hi)
-			return fail(err, errlen, "webhook: %s=%" PRId64 ": must be %" PRId64 "..%" PRId64, b[i].name,
+			return ccp__fail(err, errlen, "webhook: %s=%" PRId64 ": must be %" PRId64 "..%" PRId64, b[i].name,
 				    b[i].v, b[i].lo, b[i].hi);
 	if (!o->endpoints)
-		return fail(err, errlen, "webhook: endpoints is NULL");
+		return ccp__fail(err, errlen, "webhook: endpoints is NULL");
 	for (size_t i = 0; i < o->n_endpoints; i++) {
 		const struct ccp_webhook_endpoint *e = &o->endpoints[i];
 		if ((unsigned)e->format >= CCP_WEBHOOK__FORMAT_COUNT)
-			return fail(err, errlen, "webhook: endpoint %zu: unknown format %d", i, (int)e->format);
+			return ccp__fail(err, errlen, "webhook: endpoint %zu: unknown format %d", i, (int)e->format);
 		if (e->n_headers && !e->headers)
-			return fail(err, errlen, "webhook: endpoint %zu: headers is NULL", i);
+			return ccp__fail(err, errlen, "webhook: endpoint %zu: headers is NULL", i);
 		for (size_t k = 0; k < e->n_headers; k++) {
 			const char *why = bad_header(e->headers[k]);
 			/* The line itself is never shown: it may be a secret. */
 			if (why)
-				return fail(err, errlen, "webhook: endpoint %zu: header %zu: %s", i, k, why);
+				return ccp__fail(err, errlen, "webhook: endpoint %zu: header %zu: %s", i, k, why);
 		}
 	}
 	return 0;
@@ -1031,11 +1012,11 @@ static int endpoint_init(struct ccp_webhook *wh, struct endpoint *ep, size_t idx
 	ep->format = src->format;
 	const char *why;
 	if (!src->url)
-		return fail(err, errlen, "webhook: endpoint %zu: url is NULL", idx);
+		return ccp__fail(err, errlen, "webhook: endpoint %zu: url is NULL", idx);
 	ep->url_log = url_for_log(src->url, &why);
 	if (!ep->url_log)
 		/* The bad URL is not echoed: it may hold a password. */
-		return fail(err, errlen, "webhook: endpoint %zu: url: %s", idx, why);
+		return ccp__fail(err, errlen, "webhook: endpoint %zu: url: %s", idx, why);
 	bool own_type = true;
 	for (size_t k = 0; k < src->n_headers; k++)
 		if (!strncasecmp(src->headers[k], "Content-Type:", 13))
@@ -1044,18 +1025,18 @@ static int endpoint_init(struct ccp_webhook *wh, struct endpoint *ep, size_t idx
 	for (size_t k = own_type ? 0 : 1; k < 2; k++) {
 		struct curl_slist *l = curl_slist_append(ep->headers, fixed[k]);
 		if (!l)
-			return fail(err, errlen, "webhook: out of memory");
+			return ccp__fail(err, errlen, "webhook: out of memory");
 		ep->headers = l;
 	}
 	for (size_t k = 0; k < src->n_headers; k++) {
 		struct curl_slist *l = curl_slist_append(ep->headers, src->headers[k]);
 		if (!l)
-			return fail(err, errlen, "webhook: out of memory");
+			return ccp__fail(err, errlen, "webhook: out of memory");
 		ep->headers = l;
 	}
 	ep->easy = curl_easy_init();
 	if (!ep->easy)
-		return fail(err, errlen, "webhook: curl_easy_init failed");
+		return ccp__fail(err, errlen, "webhook: curl_easy_init failed");
 	CURL *c = ep->easy;
 	bool bad = false;
 	bad |= curl_easy_setopt(c, CURLOPT_URL, src->url) != CURLE_OK;
@@ -1073,7 +1054,7 @@ static int endpoint_init(struct ccp_webhook *wh, struct endpoint *ep, size_t idx
 	if (proxy)
 		bad |= curl_easy_setopt(c, CURLOPT_PROXY, proxy) != CURLE_OK;
 	if (bad)
-		return fail(err, errlen, "webhook: endpoint %zu (%s): curl_easy_setopt refused an option", idx,
+		return ccp__fail(err, errlen, "webhook: endpoint %zu (%s): curl_easy_setopt refused an option", idx,
 			    ep->url_log);
 	return 0;
 }
@@ -1107,13 +1088,13 @@ struct ccp_webhook *ccp_webhook_new(uv_loop_t *loop, const struct ccp_webhook_op
 		return NULL;
 	/* Counted by libcurl: the last free's cleanup balances it. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fail(err, errlen, "webhook: curl_global_init failed");
+		ccp__fail(err, errlen, "webhook: curl_global_init failed");
 		return NULL;
 	}
 	struct ccp_webhook *wh = calloc(1, sizeof(*wh));
 	if (!wh) {
 		curl_global_cleanup();
-		fail(err, errlen, "webhook: out of memory");
+		ccp__fail(err, errlen, "webhook: out of memory");
 		return NULL;
 	}
 	wh->loop = loop;
@@ -1127,7 +1108,7 @@ struct ccp_webhook *ccp_webhook_new(uv_loop_t *loop, const struct ccp_webhook_op
 	wh->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)wh) | 1;
 	wh->ep = calloc(o->n_endpoints, sizeof(*wh->ep));
 	if (!wh->ep) {
-		fail(err, errlen, "webhook: out of memory");
+		ccp__fail(err, errlen, "webhook: out of memory");
 		free_unstarted(wh);
 		return NULL;
 	}
@@ -1147,7 +1128,7 @@ struct ccp_webhook *ccp_webhook_new(uv_loop_t *loop, const struct ccp_webhook_op
 		bad |= curl_multi_setopt(wh->multi, CURLMOPT_TIMERDATA, wh) != CURLM_OK;
 	}
 	if (bad) {
-		fail(err, errlen, "webhook: curl_multi_init/setopt failed");
+		ccp__fail(err, errlen, "webhook: curl_multi_init/setopt failed");
 		free_unstarted(wh);
 		return NULL;
 	}

@@ -246,6 +246,18 @@ static bool hook_has(void *arg)
 	return hook_count(h->w, h->rule, h->state) >= h->want;
 }
 
+/* n billing calls "<tag><i>": offered at offer0 + i*step, answered at
+ * answer0 + i*step. */
+static void send_calls(struct world *w, const char *tag, int n, int64_t offer0, int64_t answer0, int64_t step)
+{
+	for (int i = 0; i < n; i++) {
+		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"%s%d\"",
+			   offer0 + i * step, tag, i);
+		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"%s%d\"",
+			   answer0 + i * step, tag, i);
+	}
+}
+
 static bool webhook_counted(void *arg)
 {
 	struct ccp_pipeline_stats st;
@@ -258,31 +270,19 @@ static void test_service_level_fires_and_resolves_once(void **state)
 	struct world *w = *state;
 	int64_t t0 = ccp_log_wall_ms() - 150000;
 	/* 20 calls answered after a minute: service level 0 over 20. */
-	for (int i = 0; i < 20; i++) {
-		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"a%d\"", t0 + i * 100, i);
-		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"a%d\"", t0 + 60000 + i * 100,
-		     i);
-	}
+	send_calls(w, "a", 20, t0, t0 + 60000, 100);
 	flush(w);
 	struct seen s;
 	wait_entries(w, &s, 1);
 	assert_string_equal(s.line[0], "sl billing firing 0");
 	/* 85 %: between the lines, still firing, nothing said. */
-	for (int i = 0; i < 114; i++) {
-		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"b%d\"", t0 + 61000 + i * 10, i);
-		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"b%d\"", t0 + 62000 + i * 10,
-		     i);
-	}
+	send_calls(w, "b", 114, t0 + 61000, t0 + 62000, 10);
 	flush(w);
 	ccp_test_wait_until(stream_has, &s, ccp_test_ms(1500)); /* give a wrong transition time to show */
 	assert_int_equal(s.n, 1);
 	/* 86 more in time: 200/220 = 91 %, past the clear line: resolved once
 	 * (at whatever share the render that crossed 90 % saw). */
-	for (int i = 0; i < 86; i++) {
-		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"c%d\"", t0 + 63000 + i * 10, i);
-		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"c%d\"", t0 + 64000 + i * 10,
-		     i);
-	}
+	send_calls(w, "c", 86, t0 + 63000, t0 + 64000, 10);
 	/* The webhook receiver goes down before the resolve: the post waits
 	 * for it and arrives once it is back. */
 	struct hook_wait hw = {w, "\"rule\":\"sl\"", "\"state\":\"firing\"", 1};
@@ -324,11 +324,7 @@ static void test_restart_mid_alert(void **state)
 {
 	struct world *w = *state;
 	int64_t t0 = ccp_log_wall_ms() - 150000;
-	for (int i = 0; i < 20; i++) {
-		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"a%d\"", t0 + i * 100, i);
-		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"a%d\"", t0 + 60000 + i * 100,
-		     i);
-	}
+	send_calls(w, "a", 20, t0, t0 + 60000, 100);
 	flush(w);
 	struct seen s;
 	wait_entries(w, &s, 1);
@@ -336,21 +332,13 @@ static void test_restart_mid_alert(void **state)
 	pipeline_stop(w);
 	pipeline_start(w);
 	/* Still breaching after the restart: 10 more slow answers. */
-	for (int i = 0; i < 10; i++) {
-		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"d%d\"", t0 + 61000 + i * 10, i);
-		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"d%d\"", t0 + 120000 + i * 10,
-		     i);
-	}
+	send_calls(w, "d", 10, t0 + 61000, t0 + 120000, 10);
 	flush(w);
 	s.want = 2;
 	assert_false(ccp_test_wait_until(stream_has, &s, ccp_test_ms(2000)));
 	assert_int_equal(s.n, 1); /* no second `firing` */
 	/* 300 answered at once: 300/330 = 91 %, past the clear line. */
-	for (int i = 0; i < 300; i++) {
-		send_event(w, "billing", "\"type\":\"contact.offered\",\"ts\":%" PRId64 ",\"contact\":\"e%d\"", t0 + 121000 + i * 10, i);
-		send_event(w, "billing", "\"type\":\"contact.answered\",\"ts\":%" PRId64 ",\"contact\":\"e%d\"", t0 + 122000 + i * 10,
-		     i);
-	}
+	send_calls(w, "e", 300, t0 + 121000, t0 + 122000, 10);
 	flush(w);
 	wait_entries(w, &s, 2);
 	if (strncmp(s.line[1], "sl billing resolved", 19))

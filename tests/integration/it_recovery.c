@@ -513,6 +513,17 @@ static void sleep_ms(int ms)
 
 /* ---- scenarios ------------------------------------------------------------------- */
 
+/* The usual cast: one subject (world redis 0) and the reference (redis 1),
+ * both started, and the traffic flowing. */
+static void start_subject_and_reference(struct world *w)
+{
+	inst_init(w, 0, "subject", "g-subject", 0);
+	inst_init(w, 1, "reference", "g-reference", 1);
+	inst_start(w, 1);
+	inst_start(w, 0);
+	start_producing(w);
+}
+
 static int log_count(const struct inst *in, const char *needle)
 {
 	FILE *f = fopen(in->log, "r");
@@ -541,11 +552,7 @@ static bool log_grew(void *arg)
 static void test_kill9_at_random_points(void **state)
 {
 	struct world *w = *state;
-	inst_init(w, 0, "subject", "g-subject", 0);
-	inst_init(w, 1, "reference", "g-reference", 1);
-	inst_start(w, 1);
-	inst_start(w, 0);
-	start_producing(w);
+	start_subject_and_reference(w);
 	unsigned seed = (unsigned)time(NULL);
 	print_message("kill points from seed %u\n", seed);
 	/* Each kill lands while the subject is at work: some time after it
@@ -602,11 +609,7 @@ static void test_kill9_at_random_points(void **state)
 static void test_redis_down_30s(void **state)
 {
 	struct world *w = *state;
-	inst_init(w, 0, "subject", "g-subject", 0);
-	inst_init(w, 1, "reference", "g-reference", 1);
-	inst_start(w, 1);
-	inst_start(w, 0);
-	start_producing(w);
+	start_subject_and_reference(w);
 	sleep_ms(1500);
 	ccp_test_redis_stop(&w->redis[0]);
 	sleep_ms(30000);
@@ -618,11 +621,7 @@ static void test_redis_down_30s(void **state)
 static void test_broker_down(void **state)
 {
 	struct world *w = *state;
-	inst_init(w, 0, "subject", "g-subject", 0);
-	inst_init(w, 1, "reference", "g-reference", 1);
-	inst_start(w, 1);
-	inst_start(w, 0);
-	start_producing(w);
+	start_subject_and_reference(w);
 	sleep_ms(1500);
 	rd_kafka_mock_cluster_t *mc = ccp_broker_mock_cluster(w->broker);
 	/* The cluster's one broker: everything stalls, producer included. */
