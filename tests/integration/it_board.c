@@ -112,9 +112,11 @@ static void check_object(redisContext *c, const char *key, const char *obj, int 
 	freeReplyObject(r);
 }
 
+/* One transaction, so a board read in between never sees half of it. */
 static void write_center(redisContext *c)
 {
 	static const char *const cmds[] = {
+		"MULTI",
 		"SADD " P ":queues sales billing",
 		"HSET " P ":q:billing:15m offered 40 answered 36 abandoned 2 service_level 0.8125 abandon_rate 0.0526316 "
 		"asa_ms 14250 promise_kept_rate 0.9 csat_avg 4.25 window_start 1795339800000 note n/a weird 1e3 plus +5 "
@@ -130,6 +132,7 @@ static void write_center(redisContext *c)
 		"HSET " P ":state:firing sl_low:billing {\"rule\":\"sl_low\",\"kind\":\"service_level_below\",\"window\":\"15m\","
 		"\"queue\":\"billing\",\"state\":\"firing\",\"value\":0.72,\"threshold\":0.8,\"ts\":1795339806409,"
 		"\"since\":1795339800000} broken garbage",
+		"EXEC",
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		redisReply *r = redisCommand(c, cmds[i]);
