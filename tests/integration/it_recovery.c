@@ -401,7 +401,7 @@ static bool same_content(struct world *w, char *why, size_t whylen)
 		same = !strcmp(a.lines[i], b.lines[i]);
 	if (!same) {
 		size_t at = i ? i - 1 : 0;
-		snprintf(why, whylen, "%zu vs %zu lines; first difference:\n  subject:   %.600s\n  reference: %.600s", a.n,
+		snprintf(why, whylen, "%zu vs %zu lines; first difference:\n  subject:   %.500s\n  reference: %.500s", a.n,
 			 b.n, at < a.n ? a.lines[at] : "(none)", at < b.n ? b.lines[at] : "(none)");
 	} else {
 		snprintf(why, whylen, "%zu lines identical", a.n);
