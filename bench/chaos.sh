@@ -397,7 +397,7 @@ one_run() {
 	local est_s=$((20 + KILLS * 11 + n_long * (LONG_DOWN_S + 3) + (REDIS_RESTARTS - n_long) * 7 + MEMBERS * 8))
 	local speed=$SPEED
 	[ "$speed" = auto ] && speed=$(awk -v h="$HOURS" -v s="$est_s" 'BEGIN { printf "%.1f", h * 3600 / s }')
-	local start_ms=$(awk -v now="$(date +%s)" -v h="$HOURS" 'BEGIN { printf "%d", (now - (h + 1) * 3600) * 1000 }')
+	local start_ms=$(awk -v now="$(date +%s)" -v h="$HOURS" 'BEGIN { printf "%.0f", (now - (h + 1) * 3600) * 1000 }')
 
 	IGROUP=([ref]=g-reference [s1]=g-subject [s2]=g-subject [s3]=g-subject)
 	IREDIS=([ref]=reference [s1]=subject [s2]=subject [s3]=subject)
