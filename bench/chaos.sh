@@ -469,7 +469,7 @@ one_run() {
 	[ ${#DIED[@]} -eq 0 ] || ok=0
 	[ "$REF_DISTURBED" = 0 ] || ok=0
 	if [ "$ok" = 1 ]; then
-		echo "run $run: identical: $verdict"
+		echo "run $run: $verdict"
 	else
 		echo "run $run: DIFFERENT: $verdict"
 		for s in "${DIED[@]}"; do echo "  $s"; done

@@ -115,6 +115,14 @@ def compare(subject_port, reference_port, prefix):
           % (len(a), len(b), only_a, only_b))
     print("  subject:   %.700s" % (a[i] if i < len(a) else "(none)"))
     print("  reference: %.700s" % (b[i] if i < len(b) else "(none)"))
+    for side, lines, other in (("subject", a, b), ("reference", b, a)):
+        keys = {}
+        for line in set(lines) - set(other):
+            k = line.split(": ", 1)[0]
+            keys[k] = keys.get(k, 0) + 1
+        if keys:
+            top = sorted(keys.items(), key=lambda kv: -kv[1])[:8]
+            print("  only in the %s, by key: %s" % (side, ", ".join("%s %d" % kv for kv in top)))
     return 1
 
 
