@@ -89,7 +89,10 @@ static int setup(void **state)
 	w->broker = ccp_broker_start(1, topics, 2, err, sizeof(err));
 	if (!w->broker)
 		fail_msg("broker: %s", err);
-	ccp_test_redis_start(&w->redis[0], NULL);
+	/* The subject's Redis persists (AOF, fsync on every write): an outage
+	 * there is an outage, not a loss of what it had acknowledged. */
+	struct ccp_test_redis_opts durable = {.appendfsync_always = true};
+	ccp_test_redis_start(&w->redis[0], &durable);
 	ccp_test_redis_start(&w->redis[1], NULL);
 	ccp_test_tmpdir_make(w->dir, sizeof(w->dir), "recovery");
 
@@ -610,8 +613,16 @@ static void test_redis_down_30s(void **state)
 {
 	struct world *w = *state;
 	start_subject_and_reference(w);
-	sleep_ms(1500);
+	/* Down while the subject is at work: after it holds its partitions
+	 * and has written some figures. */
+	struct log_wait lw = {&w->inst[0], "assigned 8 partitions", 0};
+	if (!ccp_test_wait_until(log_grew, &lw, 30000)) {
+		print_logs(w);
+		fail_msg("the subject did not get its partitions within 30 s");
+	}
+	sleep_ms(1000);
 	ccp_test_redis_stop(&w->redis[0]);
+	assert_true(atomic_load(&w->producing)); /* events still flow during the outage */
 	sleep_ms(30000);
 	ccp_test_redis_restart(&w->redis[0]);
 	finish_producing(w);
