@@ -210,24 +210,31 @@ static struct bucket *touch(struct ccp_engine *e, struct queue *q, uint32_t r, i
 	return b;
 }
 
+/* Appends an empty chunk to b's list: a freed one, else the next slot of
+ * the array, which the caller made room for. */
+static void chunk_append(struct ccp_engine *e, struct bucket *b)
+{
+	uint32_t c = e->free_chunk;
+	if (c != NONE)
+		e->free_chunk = e->chunks[c].next;
+	else
+		c = e->n_chunks++;
+	e->chunks[c].n = 0;
+	e->chunks[c].next = NONE;
+	if (b->chunk_tail == NONE)
+		b->chunk_head = c;
+	else
+		e->chunks[b->chunk_tail].next = c;
+	b->chunk_tail = c;
+}
+
 static void bucket_add_bin(struct ccp_engine *e, struct bucket *b, uint16_t bin)
 {
 	if (b->chunk_tail == NONE || e->chunks[b->chunk_tail].n == CHUNK_BINS) {
-		uint32_t c = e->free_chunk;
-		if (c != NONE) {
-			e->free_chunk = e->chunks[c].next;
-		} else {
-			if (grow_array((void **)&e->chunks, &e->cap_chunks, e->n_chunks + 1, sizeof(struct chunk)))
-				oom();
-			c = e->n_chunks++;
-		}
-		e->chunks[c].n = 0;
-		e->chunks[c].next = NONE;
-		if (b->chunk_tail == NONE)
-			b->chunk_head = c;
-		else
-			e->chunks[b->chunk_tail].next = c;
-		b->chunk_tail = c;
+		if (e->free_chunk == NONE &&
+		    grow_array((void **)&e->chunks, &e->cap_chunks, e->n_chunks + 1, sizeof(struct chunk)))
+			oom();
+		chunk_append(e, b);
 	}
 	struct chunk *ch = &e->chunks[b->chunk_tail];
 	ch->bins[ch->n++] = bin;
@@ -1164,20 +1171,8 @@ int ccp__engine_bucket_add_bins(struct ccp_engine *e, struct bucket *b, uint16_t
 	if (grow_array((void **)&e->chunks, &e->cap_chunks, (uint32_t)need, sizeof(struct chunk)))
 		return -ENOMEM;
 	while (count) {
-		if (b->chunk_tail == NONE || e->chunks[b->chunk_tail].n == CHUNK_BINS) {
-			uint32_t c = e->free_chunk;
-			if (c != NONE)
-				e->free_chunk = e->chunks[c].next;
-			else
-				c = e->n_chunks++;
-			e->chunks[c].n = 0;
-			e->chunks[c].next = NONE;
-			if (b->chunk_tail == NONE)
-				b->chunk_head = c;
-			else
-				e->chunks[b->chunk_tail].next = c;
-			b->chunk_tail = c;
-		}
+		if (b->chunk_tail == NONE || e->chunks[b->chunk_tail].n == CHUNK_BINS)
+			chunk_append(e, b);
 		struct chunk *ch = &e->chunks[b->chunk_tail];
 		uint32_t room = (uint32_t)(CHUNK_BINS - ch->n);
 		uint32_t take = room < count ? room : count;
