@@ -177,6 +177,16 @@ static int alert_number(char *buf, size_t cap, enum ccp_alert_kind kind, double 
 	return snprintf(buf, cap, "%.0f", v);
 }
 
+/* A transition's value ("" when it has none) and the line it crossed: the
+ * threshold on firing, the clear line on resolved. */
+static void alert_numbers(const struct ccp_alert_transition *t, char *value, size_t vcap, char *thr, size_t tcap)
+{
+	value[0] = 0;
+	if (t->has_value)
+		alert_number(value, vcap, t->rule->kind, t->value);
+	alert_number(thr, tcap, t->rule->kind, t->firing ? t->rule->threshold : t->rule->clear);
+}
+
 void ccp_publish_webhook_alert(struct ccp_webhook_alert *out, const struct ccp_alert_transition *t)
 {
 	memset(out, 0, sizeof(*out));
@@ -187,10 +197,7 @@ void ccp_publish_webhook_alert(struct ccp_webhook_alert *out, const struct ccp_a
 	snprintf(out->queue, sizeof(out->queue), "%.*s", (int)t->queue.len, t->queue.ptr);
 	snprintf(out->promise, sizeof(out->promise), "%.*s", (int)t->promise.len, t->promise.ptr);
 	out->firing = t->firing;
-	if (t->has_value)
-		alert_number(out->value, sizeof(out->value), t->rule->kind, t->value);
-	alert_number(out->threshold, sizeof(out->threshold), t->rule->kind,
-		     t->firing ? t->rule->threshold : t->rule->clear);
+	alert_numbers(t, out->value, sizeof(out->value), out->threshold, sizeof(out->threshold));
 	out->ts_ms = t->ts_ms;
 	out->started_ms = t->started_ms;
 }
@@ -247,10 +254,8 @@ bool ccp_publish_firing_parse(const char *field, size_t len, int32_t *partition,
 void ccp_publish_alert(struct ccp_cmdbuf *cb, const char *prefix, int64_t maxlen, int32_t partition,
 		       const struct ccp_alert_transition *t)
 {
-	char value[40] = "", thr[40], ts[24];
-	if (t->has_value)
-		alert_number(value, sizeof(value), t->rule->kind, t->value);
-	alert_number(thr, sizeof(thr), t->rule->kind, t->firing ? t->rule->threshold : t->rule->clear);
+	char value[40], thr[40], ts[24];
+	alert_numbers(t, value, sizeof(value), thr, sizeof(thr));
 	snprintf(ts, sizeof(ts), "%lld", (long long)t->ts_ms);
 	const char *state = t->firing ? "firing" : "resolved";
 	ccp_cmdbuf_begin(cb);

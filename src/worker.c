@@ -327,6 +327,15 @@ static void on_minute(void *ud, uint32_t q, const struct ccp_window_stats *m)
 	p->changed = true;
 }
 
+/* A partition's engine, its closed minutes going into p's renders. */
+static struct ccp_engine *part_engine_new(struct ccp_worker *w, struct part *p, char *err, size_t errlen)
+{
+	struct ccp_engine_config ec = w->ecfg;
+	ec.minute_cb = on_minute;
+	ec.minute_ud = p;
+	return ccp_engine_new(&ec, err, errlen);
+}
+
 /* Puts the recovery record into a new partition: the checkpoint, the bad
  * input counted so far, the alerts firing, and how far the figures in
  * Redis already go. Returns the offset to read from: the checkpoint's, or
@@ -344,11 +353,8 @@ static int64_t part_restore(struct ccp_worker *w, struct part *p, struct ccp_rec
 			ccp_logf(w->o.log, CCP_LOG_ERROR, "partition %d: %s; rebuilding its state from the start of the partition",
 				 p->id, err);
 			/* A failed load leaves the engine unusable: start afresh. */
-			struct ccp_engine_config ec = w->ecfg;
-			ec.minute_cb = on_minute;
-			ec.minute_ud = p;
 			ccp_engine_free(p->e);
-			p->e = ccp_engine_new(&ec, err, sizeof(err));
+			p->e = part_engine_new(w, p, err, sizeof(err));
 			if (!p->e) {
 				ccp_logf(w->o.log, CCP_LOG_ERROR, "partition %d: %s", p->id, err);
 				exit(70);
@@ -388,13 +394,10 @@ static int64_t part_assign(struct ccp_worker *w, int32_t id, struct ccp_recovery
 	struct part *p = calloc(1, sizeof(*p));
 	char err[256] = "";
 	if (p) {
-		struct ccp_engine_config ec = w->ecfg;
-		ec.minute_cb = on_minute;
-		ec.minute_ud = p;
 		p->w = w;
 		p->id = id;
 		p->minute_open = INT64_MIN;
-		p->e = ccp_engine_new(&ec, err, sizeof(err));
+		p->e = part_engine_new(w, p, err, sizeof(err));
 		p->cur = cmdbuf_new();
 		p->spare = cmdbuf_new();
 	}
