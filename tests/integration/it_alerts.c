@@ -265,16 +265,22 @@ static bool webhook_counted(void *arg)
 	return st.webhook_delivered >= 2 && st.webhook_queued == 0;
 }
 
+/* 20 billing calls answered after a minute from t0: service level 0 over
+ * 20, so rule sl fires; waits for its one entry. */
+static void fire_sl(struct world *w, int64_t t0, struct seen *s)
+{
+	send_calls(w, "a", 20, t0, t0 + 60000, 100);
+	flush(w);
+	wait_entries(w, s, 1);
+	assert_string_equal(s->line[0], "sl billing firing 0");
+}
+
 static void test_service_level_fires_and_resolves_once(void **state)
 {
 	struct world *w = *state;
 	int64_t t0 = ccp_log_wall_ms() - 150000;
-	/* 20 calls answered after a minute: service level 0 over 20. */
-	send_calls(w, "a", 20, t0, t0 + 60000, 100);
-	flush(w);
 	struct seen s;
-	wait_entries(w, &s, 1);
-	assert_string_equal(s.line[0], "sl billing firing 0");
+	fire_sl(w, t0, &s);
 	/* 85 %: between the lines, still firing, nothing said. */
 	send_calls(w, "b", 114, t0 + 61000, t0 + 62000, 10);
 	flush(w);
@@ -324,11 +330,8 @@ static void test_restart_mid_alert(void **state)
 {
 	struct world *w = *state;
 	int64_t t0 = ccp_log_wall_ms() - 150000;
-	send_calls(w, "a", 20, t0, t0 + 60000, 100);
-	flush(w);
 	struct seen s;
-	wait_entries(w, &s, 1);
-	assert_string_equal(s.line[0], "sl billing firing 0");
+	fire_sl(w, t0, &s);
 	pipeline_stop(w);
 	pipeline_start(w);
 	/* Still breaching after the restart: 10 more slow answers. */

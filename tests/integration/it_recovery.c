@@ -529,15 +529,7 @@ static void start_subject_and_reference(struct world *w)
 
 static int log_count(const struct inst *in, const char *needle)
 {
-	FILE *f = fopen(in->log, "r");
-	if (!f)
-		return 0;
-	char line[2048];
-	int n = 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
+	return ccp_test_file_count(in->log, needle);
 }
 
 struct log_wait {

@@ -212,15 +212,7 @@ static bool log_has(const struct world *w, const char *needle)
 {
 	char path[512];
 	snprintf(path, sizeof(path), "%s/ccpulse.log", w->dir);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return false;
-	char line[2048];
-	bool found = false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
+	return ccp_test_file_count(path, needle) > 0;
 }
 
 /* ---- conditions ------------------------------------------------------------------- */

@@ -79,6 +79,8 @@ int ccp_test_kill9_pid(pid_t pid);
  * mask, and our environment minus every CCPULSE_* variable (so a test
  * configures the child alone). Returns its pid, or fails the test. */
 pid_t ccp_test_spawn(const char *const *argv, const char *logpath);
+/* Lines of the file at `path` holding `needle` (0 if it cannot be read). */
+int ccp_test_file_count(const char *path, const char *needle);
 /* The path of the ccpulse binary under test ($CCP_BIN), or fails. */
 const char *ccp_test_bin(void);
 /* SIGSTOP / SIGCONT: the process stays, silent, its sockets open. */

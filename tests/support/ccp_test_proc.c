@@ -144,6 +144,19 @@ pid_t ccp_test_spawn(const char *const *argv, const char *logpath)
 	return pid;
 }
 
+int ccp_test_file_count(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[2048];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
 const char *ccp_test_bin(void)
 {
 	const char *bin = getenv("CCP_BIN");
